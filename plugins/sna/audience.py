@@ -1,0 +1,271 @@
+"""Audience definitions: the YAML contract of `audience-config.md` as a typed, validated model.
+
+Every problem is reported as an `AudienceFileError` naming the file, the key and what is allowed,
+and all the problems of a file are collected in one pass, so `sna validate` can list them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sna.errors import AudienceFileError
+
+MAX_FILE_BYTES = 1_000_000
+NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
+TABLE_PREFIX_PATTERN = r"^[A-Za-z0-9_]{0,32}$"
+SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually")
+_DOMAIN_PATTERN = re.compile(r"^(\*\.)?([a-z0-9*-]+\.)*[a-z0-9*-]+$")
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently widen an audience."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SourceSpec(_Strict):
+    """Where in the shop database the customers are read."""
+
+    table_prefix: Annotated[str, Field(pattern=TABLE_PREFIX_PATTERN)] = "ps_"
+    shop_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=1000)] | None = None
+    id_lang: Annotated[int, Field(ge=1)] | None = None
+
+
+GroupRef = int | Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class Filters(_Strict):
+    """Who is kept. An absent filter keeps everyone."""
+
+    default_groups: Annotated[list[GroupRef], Field(min_length=1, max_length=1000)] | None = None
+    groups_any: Annotated[list[GroupRef], Field(min_length=1, max_length=1000)] | None = None
+    exclude_email_domains: Annotated[list[str], Field(max_length=10_000)] = []
+    consent: Literal["any", "newsletter", "optin", "newsletter_or_optin"] = "any"
+    countries: Annotated[list[str], Field(min_length=1, max_length=300)] | None = None
+    min_valid_orders: Annotated[int, Field(ge=0)] | None = None
+    min_total_spent: Annotated[float, Field(ge=0)] | None = None
+    ordered_within_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
+    include_guests: bool = True
+
+    @field_validator("exclude_email_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        cleaned = []
+        for domain in domains:
+            value = str(domain).strip().lower().lstrip("@")
+            if not value or len(value) > 253 or not _DOMAIN_PATTERN.match(value):
+                raise ValueError(f"not a domain pattern: {value[:40]!r} (letters, digits, '-', '.', '*')")
+            cleaned.append(value)
+        return cleaned
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, countries: list[str] | None) -> list[str] | None:
+        if countries is None:
+            return None
+        cleaned = [str(code).strip().upper() for code in countries]
+        for code in cleaned:
+            if not re.fullmatch(r"[A-Z]{2}", code):
+                raise ValueError(f"not an ISO 3166-1 alpha-2 code: {code[:10]!r}")
+        return cleaned
+
+    def applied(self) -> dict[str, Any]:
+        """The filters that actually restrict the audience, as recorded with each export."""
+        return self.model_dump(exclude_defaults=True)
+
+
+class Audience(_Strict):
+    """One audience: a platform, filters, and how often it is refreshed."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    platform: Literal["google", "meta"]
+    hashing: Literal["none", "sha256"] = "none"
+    require_complete: bool = True
+    schedule: str | None = "@daily"
+    source: SourceSpec = SourceSpec()
+    filters: Filters = Filters()
+    suppression_list: Path | None = None
+    value: Literal["none", "total_spent"] = "none"
+    retention_days: Annotated[int, Field(ge=1, le=36_500)] = 90
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, schedule: str | None) -> str | None:
+        if schedule is None or schedule in SCHEDULE_PRESETS:
+            return schedule
+        if len(schedule.split()) != 5 or not croniter.is_valid(schedule):
+            raise ValueError(
+                f"not a 5-field cron expression nor a preset ({', '.join(SCHEDULE_PRESETS)}) or null"
+            )
+        return schedule
+
+    @field_validator("suppression_list")
+    @classmethod
+    def _suppression_path(cls, path: Path | None) -> Path | None:
+        if path is not None and (".." in path.parts or str(path).strip() == ""):
+            raise ValueError("must be a path without '..' segments")
+        return path
+
+    @model_validator(mode="after")
+    def _value_is_meta_only(self) -> Audience:
+        if self.value != "none" and self.platform != "meta":
+            raise ValueError("value: total_spent is only available for platform meta")
+        return self
+
+    @property
+    def dag_id(self) -> str:
+        return f"sna_{self.name}"
+
+
+def _key_of(loc: Sequence[int | str]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("int", "str", "constrained-str", "function-after[_schedule(), str]"):
+            continue  # union branch names pydantic adds to the location
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _reason_of(error: dict[str, Any], allowed: Iterable[str]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key; allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if kind == "literal_error":
+        return message.replace("Input should be", "must be one of:")
+    return message
+
+
+def _allowed_keys(loc: Sequence[int | str]) -> list[str]:
+    model: type[BaseModel] = Audience
+    for item in loc[:-1]:
+        field = model.model_fields.get(str(item)) if isinstance(item, str) else None
+        annotation = getattr(field, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return list(model.model_fields)
+
+
+def _errors_of(file: str, exc: ValidationError) -> list[AudienceFileError]:
+    errors = []
+    seen: set[tuple[str, str]] = set()
+    for error in exc.errors():
+        loc = error["loc"]
+        key = _key_of(loc)
+        reason = _reason_of(error, _allowed_keys(loc))
+        if (key, reason) not in seen:
+            seen.add((key, reason))
+            errors.append(AudienceFileError(file, key, reason))
+    return errors
+
+
+def _read_yaml(path: Path) -> tuple[Any, list[AudienceFileError]]:
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [AudienceFileError(file, "", f"cannot be read ({exc.strerror or exc.__class__.__name__})")]
+    if len(data) > MAX_FILE_BYTES:
+        return None, [AudienceFileError(file, "", f"larger than {MAX_FILE_BYTES} bytes")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [AudienceFileError(file, "", f"not UTF-8 text (byte {exc.start})")]
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        return None, [AudienceFileError(file, "", f"YAML syntax error{where}: {problem}")]
+    if document is None:
+        return None, [AudienceFileError(file, "", "empty file; expected a mapping with at least name and platform")]
+    if not isinstance(document, dict):
+        return None, [AudienceFileError(file, "", f"expected a mapping of keys, got a {type(document).__name__}")]
+    return document, []
+
+
+def check_audience_file(path: Path | str) -> tuple[Audience | None, list[AudienceFileError]]:
+    """Parse and validate one file; returns the audience or every error found in it."""
+    path = Path(path)
+    document, errors = _read_yaml(path)
+    if errors:
+        return None, errors
+    bad_keys = [key for key in document if not isinstance(key, str)]
+    if bad_keys:
+        return None, [AudienceFileError(str(path), str(bad_keys[0]), "keys must be text")]
+    try:
+        return Audience.model_validate(document), []
+    except ValidationError as exc:
+        return None, _errors_of(str(path), exc)
+
+
+def load_audience(path: Path | str) -> Audience:
+    """The audience of one file, or the first error (with how many more) as an exception."""
+    audience, errors = check_audience_file(path)
+    if errors:
+        first = errors[0]
+        if len(errors) > 1:
+            raise AudienceFileError(first.file, first.key, f"{first.reason} (and {len(errors) - 1} more errors)")
+        raise first
+    assert audience is not None
+    return audience
+
+
+def audience_files(location: Path | str) -> list[Path]:
+    """The audience files of a folder (`*.yaml`, `*.yml`), sorted, or the file itself."""
+    location = Path(location)
+    if location.is_dir():
+        return sorted(p for p in location.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [location]
+
+
+def load_audiences(paths: Iterable[Path | str]) -> tuple[list[Audience], list[AudienceFileError]]:
+    """Every valid audience of the given files or folders, and every error of the others.
+
+    A name used by two files is an error for both: neither can safely own the DAG `sna_<name>`.
+    """
+    found: list[tuple[Path, Audience]] = []
+    errors: list[AudienceFileError] = []
+    for location in paths:
+        for path in audience_files(location):
+            audience, file_errors = check_audience_file(path)
+            errors.extend(file_errors)
+            if audience is not None:
+                found.append((path, audience))
+    by_name: dict[str, list[Path]] = {}
+    for path, audience in found:
+        by_name.setdefault(audience.name, []).append(path)
+    valid = []
+    for path, audience in found:
+        owners = by_name[audience.name]
+        if len(owners) > 1:
+            others = ", ".join(str(p) for p in owners if p != path)
+            errors.append(AudienceFileError(str(path), "name", f"duplicate name {audience.name!r} (also in {others})"))
+        else:
+            valid.append(audience)
+    return valid, errors
+
+
+def resolve_suppression_path(audience: Audience, project_root: Path) -> Path | None:
+    """Relative suppression paths are read from the project root (where `config/` lives)."""
+    if audience.suppression_list is None:
+        return None
+    path = audience.suppression_list
+    if path.is_absolute():
+        return path
+    return project_root / path
