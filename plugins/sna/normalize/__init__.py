@@ -1,0 +1,6 @@
+"""Normalization, validity and columns of the two platform files (platform-formats.md §3-§5)."""
+
+from sna.normalize.phones import parse_phones
+from sna.normalize.profiles import FIELDS, GoogleProfile, MetaProfile, Profile, profile_for
+
+__all__ = ["FIELDS", "GoogleProfile", "MetaProfile", "Profile", "parse_phones", "profile_for"]
