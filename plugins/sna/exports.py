@@ -1,0 +1,175 @@
+"""Export files and their registry entries, kept consistent: no file without its entry, no entry without its file.
+
+The rule is an order of operations: a file is written before its entry is recorded, and deleted
+before its entry is removed; when recording fails the fresh file is removed again. What a crash
+can still leave behind (an orphan file, an entry whose file is gone) is found by `reconcile`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from sna.errors import NotFoundError, SnaError
+from sna.registry import ExportEntry, Registry
+from sna.storage import Storage
+
+log = logging.getLogger(__name__)
+
+ORPHAN_GRACE = timedelta(hours=1)
+"""A file younger than this may belong to an export that is about to be recorded: not an orphan yet."""
+
+
+@dataclass
+class ReconcileReport:
+    """What `reconcile` found (and removed, when repairing)."""
+
+    missing_files: list[ExportEntry] = field(default_factory=list)
+    orphan_files: list[str] = field(default_factory=list)
+    repaired: bool = False
+
+    @property
+    def consistent(self) -> bool:
+        return not self.missing_files and not self.orphan_files
+
+
+class ExportStore:
+    """The one way the engine, the command line and the UI touch export files and entries."""
+
+    def __init__(self, storage: Storage, registry: Registry) -> None:
+        self.storage = storage
+        self.registry = registry
+
+    def list(self, **filters) -> list[ExportEntry]:
+        return self.registry.list(**filters)
+
+    def get(self, export_id: str) -> ExportEntry:
+        entry = self.registry.get(export_id)
+        if entry is None:
+            raise NotFoundError(f"export {export_id} does not exist")
+        return entry
+
+    def file_name(self, entry: ExportEntry) -> str:
+        return PurePosixPath(entry.file_key).name
+
+    def download(self, export_id: str, dest: Path) -> Path:
+        """Copy the export's file to `dest` (a file path, or an existing folder to keep the file's name)."""
+        entry = self.get(export_id)
+        dest = Path(dest)
+        target = dest / self.file_name(entry) if dest.is_dir() else dest
+        self.storage.download_file(entry.file_key, target)
+        return target
+
+    def open(self, export_id: str) -> tuple[str, AbstractContextManager[BinaryIO]]:
+        """(file name, stream) for serving the file without a local copy."""
+        entry = self.get(export_id)
+        return self.file_name(entry), self.storage.open_reader(entry.file_key)
+
+    def delete(self, export_id: str) -> ExportEntry:
+        """Delete the file, then the entry: a failure in between leaves an entry without file, which
+        `reconcile` reports, rather than a file nobody can find."""
+        entry = self.get(export_id)
+        if not self.registry.has_file_key(entry.file_key, except_id=entry.id):
+            self.storage.delete(entry.file_key)
+        self.registry.delete(entry.id)
+        return entry
+
+    def commit(self, entry: ExportEntry) -> ExportEntry:
+        """Record an entry whose file is already stored.
+
+        If recording fails the file is deleted (unless an existing entry still points to the same key)
+        and the error re-raised. If the entry replaced an earlier run's entry stored under another key,
+        that older file is deleted.
+        """
+        try:
+            replaced = self.registry.record(entry)
+        except BaseException:
+            self._discard_unrecorded(entry)
+            raise
+        if replaced is not None and replaced.file_key != entry.file_key:
+            self._delete_quietly(replaced.file_key, reason=f"replaced by export {entry.id}")
+        return entry
+
+    def _discard_unrecorded(self, entry: ExportEntry) -> None:
+        try:
+            in_use = self.registry.has_file_key(entry.file_key)
+        except SnaError:
+            in_use = False  # the registry is unreachable: an orphan file is the worse outcome
+        if not in_use:
+            self._delete_quietly(entry.file_key, reason=f"export {entry.id} could not be recorded")
+
+    def _delete_quietly(self, key: str, *, reason: str) -> None:
+        """Best-effort delete: a leftover file is reported by `reconcile`, the original outcome stands."""
+        try:
+            self.storage.delete(key)
+        except SnaError as error:
+            log.warning("could not delete %s (%s): %s", self.storage.uri(key), reason, error)
+
+    def reconcile(
+        self,
+        *,
+        repair: bool = False,
+        under: str = "",
+        ignore_prefixes: tuple[str, ...] = ("_staging/",),
+        now: datetime | None = None,
+        grace: timedelta = ORPHAN_GRACE,
+    ) -> ReconcileReport:
+        """Find entries whose file is gone and files (under `under`) without an entry; with `repair`,
+        delete both. Files younger than `grace` (relative to `now`) are not orphans yet: their export
+        may be committing right now."""
+        ignored = tuple(ignore_prefixes)
+        files = {info.key: info for info in self.storage.list(under) if not info.key.startswith(ignored)}
+        entries = [e for e in self.registry.iter_all() if e.file_key.startswith(under)]
+        recorded_keys = {entry.file_key for entry in entries}
+        report = ReconcileReport(
+            missing_files=[
+                e for e in entries if e.file_key not in files and not e.file_key.startswith(ignored)
+            ],
+            orphan_files=sorted(
+                key
+                for key, info in files.items()
+                if key not in recorded_keys and _older_than(info.last_modified, now, grace)
+            ),
+        )
+        if repair:
+            for key in report.orphan_files:
+                self.storage.delete(key)
+            for entry in report.missing_files:
+                self.registry.delete(entry.id)
+            report.repaired = True
+        if not report.consistent:
+            log.warning(
+                "reconcile %s: %d entries without file, %d files without entry%s",
+                self.storage.url,
+                len(report.missing_files),
+                len(report.orphan_files),
+                " (repaired)" if repair else "",
+            )
+        return report
+
+    def expire(self, *, now: datetime, retention_days: Mapping[str, int]) -> list[ExportEntry]:
+        """Delete exports older than their audience's retention (file, then entry); audiences without a
+        retention are kept."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        expired: list[ExportEntry] = []
+        for audience, days in sorted(retention_days.items()):
+            if days < 0:
+                raise ValueError(f"retention_days for {audience} must be >= 0 (got {days})")
+            cutoff = now - timedelta(days=days)
+            while batch := self.registry.list(audience=audience, created_before=cutoff, limit=200):
+                for entry in batch:
+                    expired.append(self.delete(entry.id))
+        return expired
+
+
+def _older_than(moment: datetime | None, now: datetime | None, grace: timedelta) -> bool:
+    if grace <= timedelta(0) or moment is None:
+        return True
+    reference = now or datetime.now(moment.tzinfo)
+    return reference - moment >= grace

@@ -1,0 +1,207 @@
+"""ExportStore keeps files and entries consistent, on a local folder and on real S3 (SeaweedFS)."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sna.errors import NotFoundError, RegistryError
+from sna.exports import ExportStore
+from sna.registry import ExportEntry, Registry
+from sna.storage import Storage, open_storage
+
+NOW = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return open_storage((tmp_path / "store").as_uri())
+    return open_storage(request.getfixturevalue("s3_storage_url"))
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.ensure_schema()
+    yield registry
+    registry.dispose()
+
+
+@pytest.fixture
+def store(storage: Storage, registry: Registry) -> ExportStore:
+    return ExportStore(storage, registry)
+
+
+def stored_entry(storage: Storage, n: int, *, key: str | None = None, **changes) -> ExportEntry:
+    """Write a file like an export run would, and return the entry describing it (not yet committed)."""
+    key = key or f"{changes.get('audience', 'vip')}/{n}.csv"
+    with storage.open_writer(key) as writer:
+        writer.write(f"email\nrow-{n}\n".encode())
+    written = writer.result
+    entry = ExportEntry(
+        id=f"exp-{n:04d}",
+        run_key=f"run-{n}",
+        audience="vip",
+        platform="google",
+        hashing="none",
+        filters={},
+        reference_date=date(2024, 6, 1),
+        created_at=NOW - timedelta(days=n),
+        file_uri=written.uri,
+        file_key=written.key,
+        size=written.size,
+        sha256=written.sha256,
+        rows=1,
+        scanned=2,
+        excluded={},
+        warnings=[],
+    )
+    return replace(entry, **changes)
+
+
+def _block(registry: Registry, statement: str) -> None:
+    """Make one kind of write fail inside the real database (a trigger), while reads keep working."""
+    with registry.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                f"CREATE TRIGGER block_{statement.lower()} BEFORE {statement} ON sna_exports "
+                "BEGIN SELECT RAISE(ABORT, 'blocked by test'); END"
+            )
+        )
+
+
+def test_commit_then_get_download_and_open(store: ExportStore, storage: Storage, tmp_path: Path) -> None:
+    entry = store.commit(stored_entry(storage, 1))
+
+    assert store.get(entry.id) == entry
+    assert [e.id for e in store.list(audience="vip")] == [entry.id]
+
+    as_file = store.download(entry.id, tmp_path / "out" / "mine.csv")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    into_folder = store.download(entry.id, folder)
+    assert into_folder == folder / "1.csv"
+    for path in (as_file, into_folder):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+
+    name, stream = store.open(entry.id)
+    with stream as reader:
+        assert (name, reader.read()) == ("1.csv", b"email\nrow-1\n")
+
+    with pytest.raises(NotFoundError, match="exp-9999"):
+        store.get("exp-9999")
+
+
+def test_delete_removes_the_file_then_the_entry(
+    store: ExportStore, storage: Storage, registry: Registry
+) -> None:
+    entry = store.commit(stored_entry(storage, 1))
+    assert store.delete(entry.id) == entry
+    assert not storage.exists(entry.file_key) and registry.get(entry.id) is None
+    with pytest.raises(NotFoundError):
+        store.delete(entry.id)
+
+
+def test_delete_order_leaves_an_entry_without_file_never_a_hidden_file(
+    store: ExportStore, storage: Storage, registry: Registry
+) -> None:
+    entry = store.commit(stored_entry(storage, 1))
+    _block(registry, "DELETE")
+
+    with pytest.raises(RegistryError, match="blocked by test"):
+        store.delete(entry.id)
+
+    assert not storage.exists(entry.file_key)
+    assert [e.id for e in store.reconcile().missing_files] == [entry.id]
+
+
+def test_registry_failure_after_upload_leaves_no_file(storage: Storage, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = Registry(f"mysql+mysqldb://sna:pw@127.0.0.1:{port}/registry")
+    entry = stored_entry(storage, 1)
+
+    with pytest.raises(RegistryError, match="cannot record"):
+        ExportStore(storage, unreachable).commit(entry)
+
+    assert list(storage.list()) == []
+
+
+def test_failed_commit_keeps_a_file_the_previous_entry_still_uses(
+    store: ExportStore, storage: Storage, registry: Registry
+) -> None:
+    first = store.commit(stored_entry(storage, 1, key="vip/latest.csv"))
+    _block(registry, "INSERT")
+    rerun = stored_entry(storage, 2, key="vip/latest.csv", run_key=first.run_key)
+
+    with pytest.raises(RegistryError):
+        store.commit(rerun)
+
+    assert registry.get(first.id) == first
+    assert storage.exists("vip/latest.csv")
+
+
+def test_rerun_replaces_the_entry_and_deletes_the_old_file(
+    store: ExportStore, storage: Storage, registry: Registry
+) -> None:
+    first = store.commit(stored_entry(storage, 1))
+    second = store.commit(stored_entry(storage, 2, run_key=first.run_key))
+    assert registry.count() == 1 and registry.get(second.id) == second
+    assert not storage.exists(first.file_key) and storage.exists(second.file_key)
+
+    same_key = store.commit(stored_entry(storage, 3, key=second.file_key, run_key=first.run_key))
+    assert storage.exists(same_key.file_key)
+    assert [e.id for e in registry.list()] == [same_key.id]
+
+
+def test_reconcile_finds_and_repairs_both_kinds_of_mismatch(store: ExportStore, storage: Storage) -> None:
+    kept = store.commit(stored_entry(storage, 1))
+    lost = store.commit(stored_entry(storage, 2))
+    storage.delete(lost.file_key)
+    stored_entry(storage, 3)  # written, never committed: an orphan
+    stored_entry(storage, 4, key="_staging/in-progress.csv")
+
+    fresh = store.reconcile(
+        now=datetime.now(UTC)
+    )  # default grace: a just-written file may still be committing
+    assert fresh.orphan_files == [] and [e.id for e in fresh.missing_files] == [lost.id]
+
+    report = store.reconcile(grace=timedelta(0))
+    assert [e.id for e in report.missing_files] == [lost.id]
+    assert report.orphan_files == ["vip/3.csv"]
+    assert not report.repaired and storage.exists("vip/3.csv") and store.registry.get(lost.id)
+
+    only_other = store.reconcile(grace=timedelta(0), under="other/")
+    assert only_other.consistent
+
+    repaired = store.reconcile(repair=True, grace=timedelta(0))
+    assert repaired.repaired
+    assert not storage.exists("vip/3.csv") and store.registry.get(lost.id) is None
+    assert storage.exists("_staging/in-progress.csv") and store.get(kept.id) == kept
+    assert store.reconcile(grace=timedelta(0)).consistent
+
+
+def test_expire_deletes_old_exports_of_audiences_with_a_retention(
+    store: ExportStore, storage: Storage, registry: Registry
+) -> None:
+    old_vip = store.commit(stored_entry(storage, 40))
+    new_vip = store.commit(stored_entry(storage, 5))
+    old_other = store.commit(stored_entry(storage, 41, audience="other"))
+    old_kept = store.commit(stored_entry(storage, 400, audience="forever"))
+
+    expired = store.expire(now=NOW, retention_days={"vip": 30, "other": 10})
+
+    assert sorted(e.id for e in expired) == sorted([old_vip.id, old_other.id])
+    assert {e.id for e in registry.list()} == {new_vip.id, old_kept.id}
+    assert not storage.exists(old_vip.file_key) and not storage.exists(old_other.file_key)
+    assert storage.exists(new_vip.file_key) and storage.exists(old_kept.file_key)
+    assert store.expire(now=NOW, retention_days={"vip": 30}) == []
+    with pytest.raises(ValueError):
+        store.expire(now=NOW.replace(tzinfo=None), retention_days={"vip": 30})
