@@ -1,0 +1,253 @@
+"""The `sna` command line: the same engine as the DAGs, for scripts, checks and debugging.
+
+Errors end as one line on standard error and a non-zero exit status, never a traceback (set
+SNA_DEBUG=1 to see one). Messages carry counts and ids, never customer data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sna.audience import load_audience, load_audiences
+from sna.errors import ConfigError, SnaError
+from sna.pipeline import ExportJob, ExportReport
+from sna.runtime import Runtime
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _TqdmProgress:
+    """A progress bar on standard error, only when it is a terminal."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def start(self, label: str, total: int | None) -> None:
+        from tqdm import tqdm
+
+        self.finish()
+        self._bar = tqdm(total=total, desc=label, unit=" customers", file=sys.stderr, leave=False)
+
+    def advance(self, rows: int) -> None:
+        if self._bar is not None:
+            self._bar.update(rows)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _reference_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--reference-date: {text!r} is not a date YYYY-MM-DD") from None
+
+
+def _locations_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("locations (flags win over SNA_SOURCE_URL, SNA_STORAGE_URL, SNA_REGISTRY_URL)")
+    group.add_argument("--source-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of the shop database")
+    group.add_argument("--storage-url", default=argparse.SUPPRESS, help="s3://bucket/prefix or file:///abs/dir")
+    group.add_argument("--registry-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of the export registry")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    locations = _locations_parent()
+    parser = argparse.ArgumentParser(
+        prog="sna", parents=[locations],
+        description="Export PrestaShop customers as Google Ads / Meta customer-list files.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check audience files", parents=[locations])
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="audience files or folders")
+
+    for name, text in (("preview", "scan and count; write nothing"), ("run", "export: write the file, record it")):
+        command = commands.add_parser(name, help=text, parents=[locations])
+        command.add_argument("audience", metavar="AUDIENCE.yaml")
+        command.add_argument("--reference-date", type=_reference_date, default=None,
+                             help="the run's reference date YYYY-MM-DD (default: today, UTC)")
+        command.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+        if name == "run":
+            command.add_argument("--dry-run", action="store_true", help="counts only, no file")
+
+    exports = commands.add_parser("exports", help="list, download, delete exports", parents=[locations])
+    actions = exports.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="export entries, newest first", parents=[locations])
+    listing.add_argument("--audience")
+    listing.add_argument("--platform", choices=("google", "meta"))
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    download = actions.add_parser("download", help="copy an export's file to DEST", parents=[locations])
+    download.add_argument("export_id", metavar="ID")
+    download.add_argument("dest", metavar="DEST", type=Path)
+    delete = actions.add_parser("delete", help="delete an export's file, then its entry", parents=[locations])
+    delete.add_argument("export_id", metavar="ID")
+
+    demo = commands.add_parser("demo-shop", help="write a realistic demo PrestaShop database")
+    demo.add_argument("dest_url", metavar="DEST_URL", help="sqlite:////abs/shop.db or mysql+mysqldb://...")
+    demo.add_argument("--customers", type=int, default=2000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--replace", action="store_true", help="replace the tables if the shop is not empty")
+    return parser
+
+
+def _print_report(report: ExportReport, as_json: bool) -> None:
+    if report.file:
+        print(f"file: {report.file}")
+    print(f"audience {report.audience} ({report.platform}, hashing {report.hashing}): "
+          f"{report.rows} exported of {report.scanned} scanned" + (" (dry run: no file)" if report.dry_run else ""))
+    if report.excluded:
+        print("excluded:")
+        width = max(len(reason) for reason in report.excluded)
+        for reason, count in sorted(report.excluded.items(), key=lambda item: (-item[1], item[0])):
+            print(f"  {reason:<{width}}  {count}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    if as_json:
+        document = {
+            "export_id": report.export_id, "audience": report.audience, "platform": report.platform,
+            "hashing": report.hashing, "file": report.file, "rows": report.rows, "scanned": report.scanned,
+            "excluded": report.excluded, "warnings": report.warnings,
+        }
+        if report.dry_run:
+            document["dry_run"] = True
+        print(json.dumps(document, sort_keys=False))
+
+
+def _cmd_validate(args: argparse.Namespace, runtime: Runtime) -> int:
+    paths = [Path(p) for p in args.paths]
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file or folder")
+    audiences, errors = load_audiences(paths)
+    for error in errors:
+        print(str(error), file=sys.stderr)
+    print(f"{len(audiences)} valid audience(s), {len(errors)} error(s)")
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+def _job(args: argparse.Namespace) -> ExportJob:
+    audience = load_audience(args.audience)
+    return ExportJob(audience, args.reference_date or datetime.now(UTC).date())
+
+
+def _cmd_preview(args: argparse.Namespace, runtime: Runtime) -> int:
+    job = _job(args)  # the audience file is checked before any location is touched
+    report = runtime.pipeline().preview(job)
+    _print_report(report, args.json)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, runtime: Runtime) -> int:
+    job = _job(args)
+    report = runtime.pipeline().run(job, dry_run=args.dry_run)
+    _print_report(report, args.json)
+    return EXIT_OK
+
+
+def _entry_line(entry: Any) -> str:
+    return (f"{entry.id}  {entry.created_at:%Y-%m-%d %H:%M}  {entry.audience:<24} {entry.platform:<6} "
+            f"{entry.hashing:<6} {entry.reference_date}  rows {entry.rows}/{entry.scanned}  {entry.file_uri}")
+
+
+def _cmd_exports(args: argparse.Namespace, runtime: Runtime) -> int:
+    store = runtime.store()
+    if args.action == "list":
+        entries = store.list(audience=args.audience, platform=args.platform, limit=args.limit)
+        for entry in entries:
+            print(_entry_line(entry))
+        if not entries:
+            print("no exports")
+        if args.json:
+            print(json.dumps([entry_to_json(e) for e in entries]))
+    elif args.action == "download":
+        path = store.download(args.export_id, args.dest)
+        print(f"downloaded export {args.export_id} to {path}")
+    elif args.action == "delete":
+        entry = store.delete(args.export_id)
+        print(f"deleted export {entry.id} ({entry.file_uri})")
+    return EXIT_OK
+
+
+def entry_to_json(entry: Any) -> dict[str, Any]:
+    return {
+        "export_id": entry.id, "audience": entry.audience, "platform": entry.platform, "hashing": entry.hashing,
+        "filters": entry.filters, "reference_date": entry.reference_date.isoformat(),
+        "created_at": entry.created_at.isoformat(), "file": entry.file_uri, "size": entry.size,
+        "sha256": entry.sha256, "rows": entry.rows, "scanned": entry.scanned, "excluded": entry.excluded,
+        "warnings": entry.warnings,
+    }
+
+
+def _cmd_demo_shop(args: argparse.Namespace, runtime: Runtime) -> int:
+    from sna.demo_shop import write_demo_shop
+
+    if args.customers < 1:
+        raise ConfigError("--customers: must be at least 1")
+    progress = runtime.progress
+    progress.start("writing customers", args.customers)
+    done = 0
+
+    def advance(total_done: int) -> None:
+        nonlocal done
+        progress.advance(total_done - done)
+        done = total_done
+
+    summary = write_demo_shop(args.dest_url, customers=args.customers, seed=args.seed, progress=advance,
+                              replace=args.replace)
+    progress.finish()
+    print(f"demo shop written: {summary.customers} customers, {summary.addresses} addresses, "
+          f"{summary.orders} orders")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "validate": _cmd_validate,
+    "preview": _cmd_preview,
+    "run": _cmd_run,
+    "exports": _cmd_exports,
+    "demo-shop": _cmd_demo_shop,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    progress = _TqdmProgress() if sys.stderr.isatty() else None
+    runtime = Runtime.from_flags(
+        source_url=getattr(args, "source_url", None),
+        storage_url=getattr(args, "storage_url", None),
+        registry_url=getattr(args, "registry_url", None),
+        progress=progress,
+    )
+    try:
+        return _COMMANDS[args.command](args, runtime)
+    except SnaError as error:
+        print(f"sna: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("sna: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the message could hold data: show the class only
+        if os.environ.get("SNA_DEBUG"):
+            traceback.print_exc()
+        print(f"sna: internal error: {type(error).__name__} (set SNA_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        runtime.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

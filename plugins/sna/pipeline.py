@@ -1,0 +1,399 @@
+"""One export run, as five idempotent stages: extract, validate, render, publish, record.
+
+The DAG runs each stage as its own task; `sna run` and the benchmark run them in sequence; the
+code is the same. Stages hand data to each other through the run's staging area in the storage
+(`staging.py`) and return only counts and URIs. Every stage can be rerun: its inputs and outputs
+have fixed names derived from the audience and the reference date, and the published file has a
+fixed key, so a rerun replaces rather than adds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from sna.audience import Audience
+from sna.errors import DataContractError, NotFoundError, StorageError
+from sna.exports import ExportStore
+from sna.filters import FilterPlan, SuppressionList
+from sna.normalize import Profile, profile_for
+from sna.registry import ExportEntry, new_export_id
+from sna.render import CsvRenderer
+from sna.selection import RANKING_COLUMNS, Deduplicator, Selector
+from sna.source.extract import ShopReader, empty_raw_frame
+from sna.staging import FrameWriter, Staging, read_frames
+
+META_MINIMUM_ROWS = 100
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """One run of one audience: the audience (with any per-run overrides) and its reference date."""
+
+    audience: Audience
+    reference_date: date
+    run_id: str | None = None
+
+    @property
+    def run_key(self) -> str:
+        return f"{self.audience.name}/{self.reference_date.isoformat()}"
+
+    @property
+    def file_name(self) -> str:
+        a = self.audience
+        return f"{a.name}_{a.platform}_{self.reference_date.isoformat()}.csv"
+
+    @property
+    def file_key(self) -> str:
+        """Names the audience, the platform and the date; never a customer."""
+        return f"{self.audience.name}/{self.audience.platform}/{self.file_name}"
+
+    def with_overrides(self, **overrides: Any) -> ExportJob:
+        """The same run with audience keys replaced (manual trigger form), re-validated."""
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if not changes:
+            return self
+        audience = Audience.model_validate({**self.audience.model_dump(), **changes})
+        return ExportJob(audience, self.reference_date, self.run_id)
+
+
+@dataclass
+class ExportReport:
+    """What a run tells its caller: counts and references only, safe for XCom and logs."""
+
+    audience: str
+    platform: str
+    hashing: str
+    scanned: int
+    rows: int
+    excluded: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+    export_id: str | None = None
+    file: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Progress(Protocol):
+    def start(self, label: str, total: int | None) -> None: ...
+    def advance(self, rows: int) -> None: ...
+    def finish(self) -> None: ...
+
+
+class NoProgress:
+    """The progress of a run nobody watches."""
+
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+def check_accounting(scanned: int, exported: int, excluded: dict[str, int]) -> None:
+    """`scanned = exported + sum(excluded)`, or the export is refused."""
+    if scanned != exported + sum(excluded.values()):
+        raise DataContractError(
+            f"accounting identity broken: scanned {scanned} != exported {exported} + excluded {sum(excluded.values())}"
+        )
+
+
+def run_warnings(platform: str, rows: int) -> list[str]:
+    warnings = []
+    if rows == 0:
+        warnings.append("no customer was exported")
+    if platform == "meta" and rows < META_MINIMUM_ROWS:
+        warnings.append(f"{rows} rows: Meta advises lists of at least {META_MINIMUM_ROWS} people")
+    return warnings
+
+
+class ExportPipeline:
+    """Runs export jobs against one shop database and one export store."""
+
+    def __init__(
+        self,
+        source: Engine,
+        store: ExportStore,
+        *,
+        project_root: Path,
+        chunk_size: int = 50_000,
+        tmp_dir: str | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.project_root = project_root
+        self.chunk_size = chunk_size
+        self.tmp_dir = tmp_dir
+        self.progress = progress or NoProgress()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def staging(self, job: ExportJob) -> Staging:
+        return Staging(self.store.storage, job.run_key, self.tmp_dir)
+
+    def _reader(self, job: ExportJob) -> ShopReader:
+        return ShopReader(self.source, job.audience.source)
+
+    def _suppression(self, audience: Audience, profile: Profile) -> SuppressionList:
+        if audience.suppression_list is None:
+            return SuppressionList()
+        path = audience.suppression_list
+        if not path.is_absolute():
+            path = self.project_root / path
+        return SuppressionList.load(path, profile.normalize_email)
+
+    def _selector(self, job: ExportJob, default_group_ids: Iterable[int] | None) -> Selector:
+        audience = job.audience
+        profile = profile_for(audience.platform)
+        plan = FilterPlan(
+            filters=audience.filters,
+            reference_date=job.reference_date,
+            default_group_ids=tuple(default_group_ids) if default_group_ids is not None else None,
+            suppression=self._suppression(audience, profile),
+        )
+        return Selector(audience, profile, plan)
+
+    def _select_all(self, job: ExportJob, selector: Selector, chunks: Iterable[pd.DataFrame],
+                    sink: FrameWriter | None) -> tuple[int, np.ndarray, Counter[str]]:
+        """Runs the selection over every chunk; returns scanned, the keep mask and the reasons."""
+        scanned, excluded, dedup = 0, Counter(), Deduplicator()
+        for raw in chunks:
+            selection = selector.select(raw)
+            scanned += len(raw)
+            excluded.update(selection.excluded)
+            dedup.add(selection.candidates)
+            if sink is not None:
+                sink.write(selection.candidates)
+            self.progress.advance(len(raw))
+        keep = dedup.keep_mask()
+        duplicates = int((~keep).sum())
+        if duplicates:
+            excluded["duplicate_email"] += duplicates
+        return scanned, keep, excluded
+
+    def _stats(self, job: ExportJob, scanned: int, keep: np.ndarray, excluded: Counter[str]) -> dict[str, Any]:
+        exported = int(keep.sum())
+        reasons = dict(sorted(excluded.items()))
+        check_accounting(scanned, exported, reasons)
+        return {
+            "scanned": scanned,
+            "exported": exported,
+            "excluded": reasons,
+            "warnings": run_warnings(job.audience.platform, exported),
+        }
+
+    def _report(self, job: ExportJob, stats: dict[str, Any], **extra: Any) -> ExportReport:
+        a = job.audience
+        return ExportReport(
+            audience=a.name, platform=a.platform, hashing=a.hashing, scanned=stats["scanned"],
+            rows=stats["exported"], excluded=stats["excluded"], warnings=stats["warnings"], **extra,
+        )
+
+    # -- preview: counts only, nothing written ----------------------------------------------
+
+    def preview(self, job: ExportJob) -> ExportReport:
+        reader = self._reader(job)
+        resolved = reader.resolve_filters(job.audience.filters.default_groups, job.audience.filters.groups_any)
+        selector = self._selector(job, resolved.default_group_ids)
+        self.progress.start("scanning", reader.count_customers() if self._wants_total() else None)
+        scanned, keep, excluded = self._select_all(
+            job, selector, reader.iter_chunks(self.chunk_size, resolved.groups_any_ids), sink=None
+        )
+        self.progress.finish()
+        return self._report(job, self._stats(job, scanned, keep, excluded), dry_run=True)
+
+    def _wants_total(self) -> bool:
+        return not isinstance(self.progress, NoProgress)
+
+    # -- the five stages --------------------------------------------------------------------
+
+    def extract(self, job: ExportJob) -> dict[str, Any]:
+        """Shop database -> staged raw customers (`extract.parquet`)."""
+        reader = self._reader(job)
+        filters = job.audience.filters
+        resolved = reader.resolve_filters(filters.default_groups, filters.groups_any)
+        staging = self.staging(job)
+        self.progress.start("extracting", reader.count_customers() if self._wants_total() else None)
+        with staging.local_dir() as folder:
+            writer = FrameWriter(folder / "extract.parquet")
+            for chunk in reader.iter_chunks(self.chunk_size, resolved.groups_any_ids):
+                writer.write(chunk)
+                self.progress.advance(len(chunk))
+            writer.close(empty_raw_frame())
+            staging.put(writer.path, "extract.parquet")
+        self.progress.finish()
+        facts = {
+            "scanned": writer.rows,
+            "default_group_ids": list(resolved.default_group_ids) if resolved.default_group_ids is not None else None,
+        }
+        staging.put_json("extract.json", facts)
+        return {"scanned": writer.rows, "staged": staging.uri("extract.parquet")}
+
+    def validate(self, job: ExportJob) -> dict[str, Any]:
+        """Staged raw customers -> staged candidate rows, the de-duplication mask and the counts."""
+        staging = self.staging(job)
+        facts = staging.get_json("extract.json")
+        selector = self._selector(job, facts["default_group_ids"])
+        self.progress.start("validating", facts["scanned"])
+        with staging.local_dir() as folder:
+            raw = staging.get("extract.parquet", folder / "extract.parquet")
+            sink = FrameWriter(folder / "candidates.parquet")
+            scanned, keep, excluded = self._select_all(
+                job, selector, read_frames(raw, batch_rows=self.chunk_size), sink
+            )
+            sink.close(selector.select(empty_raw_frame()).candidates)
+            np.save(folder / "keep.npy", keep)
+            staging.put(sink.path, "candidates.parquet")
+            staging.put(folder / "keep.npy", "keep.npy")
+        self.progress.finish()
+        if scanned != facts["scanned"]:
+            raise DataContractError(f"staged extract holds {scanned} rows, {facts['scanned']} were extracted")
+        stats = self._stats(job, scanned, keep, excluded)
+        staging.put_json("validate.json", stats)
+        return stats
+
+    def render(self, job: ExportJob) -> dict[str, Any]:
+        """Candidate rows -> the platform CSV (header, hashing, exact columns), staged."""
+        staging = self.staging(job)
+        stats = staging.get_json("validate.json")
+        profile = profile_for(job.audience.platform)
+        with staging.local_dir() as folder:
+            candidates = staging.get("candidates.parquet", folder / "candidates.parquet")
+            keep = np.load(staging.get("keep.npy", folder / "keep.npy"))
+            output = folder / job.file_name
+            offset = 0
+            with output.open("wb") as stream:
+                renderer = CsvRenderer(stream, profile, hashing=job.audience.hashing,
+                                       with_value=job.audience.value == "total_spent")
+                renderer.write_header()
+                for frame in read_frames(candidates, batch_rows=self.chunk_size):
+                    mask = keep[offset:offset + len(frame)]
+                    offset += len(frame)
+                    renderer.write(frame.loc[mask].drop(columns=list(RANKING_COLUMNS)))
+            if renderer.rows != stats["exported"]:
+                raise DataContractError(f"rendered {renderer.rows} rows, {stats['exported']} were selected")
+            written = staging.put(output, "audience.csv")
+        rendered = {"rows": renderer.rows, "size": written.size, "sha256": written.sha256,
+                    "staged": written.uri}
+        staging.put_json("render.json", rendered)
+        return rendered
+
+    def publish(self, job: ExportJob) -> dict[str, Any]:
+        """The staged CSV -> its final key (a server-side copy, encrypted on S3); replaces a previous try."""
+        staging = self.staging(job)
+        rendered = staging.get_json("render.json")
+        storage = self.store.storage
+        storage.copy(staging.key("audience.csv"), job.file_key)
+        if storage.size(job.file_key) != rendered["size"]:
+            raise StorageError(f"published file {storage.uri(job.file_key)} is incomplete")
+        published = {"file": storage.uri(job.file_key), "key": job.file_key, "size": rendered["size"],
+                     "sha256": rendered["sha256"]}
+        staging.put_json("publish.json", published)
+        return published
+
+    def record(self, job: ExportJob) -> ExportReport:
+        """The export entry, once its file is complete; then the staging area is removed."""
+        staging = self.staging(job)
+        if not staging.exists("publish.json"):
+            existing = self.store.registry.find_by_run_key(job.run_key)
+            if existing is None:
+                raise NotFoundError(f"run {job.run_key}: nothing published to record (publish must run first)")
+            return self._report_of_entry(existing)
+        stats = staging.get_json("validate.json")
+        published = staging.get_json("publish.json")
+        if not self.store.storage.exists(published["key"]) or self.store.storage.size(published["key"]) != \
+                published["size"]:
+            raise StorageError(f"published file {published['file']} is missing or incomplete")
+        a = job.audience
+        entry = ExportEntry(
+            id=new_export_id(),
+            run_key=job.run_key,
+            audience=a.name,
+            platform=a.platform,
+            hashing=a.hashing,
+            filters=self.applied_filters(a),
+            reference_date=job.reference_date,
+            created_at=datetime.now(UTC),
+            file_uri=published["file"],
+            file_key=published["key"],
+            size=published["size"],
+            sha256=published["sha256"],
+            rows=stats["exported"],
+            scanned=stats["scanned"],
+            excluded=stats["excluded"],
+            warnings=stats["warnings"],
+            dag_run_id=job.run_id,
+        )
+        self.store.commit(entry)
+        staging.clear()
+        return self._report_of_entry(entry)
+
+    @staticmethod
+    def applied_filters(audience: Audience) -> dict[str, Any]:
+        """The filters as applied, for the export history (as the original module shows them)."""
+        applied: dict[str, Any] = audience.filters.applied()
+        applied["require_complete"] = audience.require_complete
+        if audience.source.shop_ids:
+            applied["shop_ids"] = list(audience.source.shop_ids)
+        if audience.suppression_list is not None:
+            applied["suppression_list"] = str(audience.suppression_list)
+        if audience.value != "none":
+            applied["value"] = audience.value
+        return applied
+
+    @staticmethod
+    def _report_of_entry(entry: ExportEntry) -> ExportReport:
+        return ExportReport(
+            audience=entry.audience, platform=entry.platform, hashing=entry.hashing, scanned=entry.scanned,
+            rows=entry.rows, excluded=dict(entry.excluded), warnings=list(entry.warnings), export_id=entry.id,
+            file=entry.file_uri, size=entry.size, sha256=entry.sha256,
+        )
+
+    def cleanup(self, job: ExportJob) -> int:
+        return self.staging(job).clear()
+
+    # -- all stages in one go (command line, benchmark) -------------------------------------
+
+    def run(self, job: ExportJob, *, dry_run: bool = False) -> ExportReport:
+        """Every stage in order; the staging area is removed whatever happens."""
+        try:
+            self.extract(job)
+            stats = self.validate(job)
+            if dry_run:
+                return self._report(job, stats, dry_run=True)
+            self.render(job)
+            self.publish(job)
+            return self.record(job)
+        except BaseException:
+            if not dry_run:
+                self._drop_unrecorded_file(job)
+            raise
+        finally:
+            try:
+                self.cleanup(job)
+            except StorageError:
+                pass  # the storage failure that matters was already raised; housekeeping will sweep
+
+    def _drop_unrecorded_file(self, job: ExportJob) -> None:
+        """After a failure, a published file that no entry points to must not stay."""
+        try:
+            if self.store.registry.find_by_run_key(job.run_key) is None:
+                self.store.storage.delete(job.file_key)
+        except Exception:  # noqa: BLE001 - best effort; housekeeping reconciles what is left
+            pass

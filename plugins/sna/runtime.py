@@ -1,0 +1,95 @@
+"""Builds the engine's parts from location URLs (command line, demo, tests).
+
+The Airflow layer builds the same parts from its connections instead; both end in an
+`ExportPipeline`. Everything is created lazily, so a command that needs only the registry never
+touches the shop database.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from sna.errors import ConfigError, SourceError
+from sna.exports import ExportStore
+from sna.pipeline import ExportPipeline, NoProgress, Progress
+from sna.registry import Registry
+from sna.settings import Locations, Settings, load_settings, project_root, resolve_locations
+from sna.storage import Storage, open_storage
+
+
+def create_source_engine(url: str) -> Engine:
+    """An engine on the shop database; a missing SQLite file is an error, not a new empty shop."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError("source URL is not a SQLAlchemy URL (e.g. mysql+mysqldb://user@host/shop)") from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if not database or database == ":memory:" or not Path(database).exists():
+            raise SourceError(
+                f"shop database {parsed.render_as_string(hide_password=True)}: file does not exist "
+                "(create a demo shop with `sna demo-shop`)"
+            )
+    connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "mysql" else {}
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def create_registry(url: str) -> Registry:
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError("registry URL is not a SQLAlchemy URL (e.g. sqlite:////abs/registry.db)") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    registry = Registry(url)
+    registry.ensure_schema()
+    return registry
+
+
+class Runtime:
+    """The locations of one invocation and the parts built from them."""
+
+    def __init__(self, locations: Locations, settings: Settings, root: Path, progress: Progress | None = None):
+        self.locations = locations
+        self.settings = settings
+        self.root = root
+        self.progress = progress or NoProgress()
+
+    @classmethod
+    def from_flags(cls, source_url: str | None = None, storage_url: str | None = None,
+                   registry_url: str | None = None, progress: Progress | None = None) -> Runtime:
+        root = project_root()
+        settings = load_settings(root)
+        locations = resolve_locations(source_url, storage_url, registry_url, settings=settings, root=root)
+        return cls(locations, settings, root, progress)
+
+    @cached_property
+    def source_engine(self) -> Engine:
+        return create_source_engine(self.locations.source_url)
+
+    @cached_property
+    def storage(self) -> Storage:
+        return open_storage(self.locations.storage_url)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return create_registry(self.locations.registry_url)
+
+    def store(self) -> ExportStore:
+        return ExportStore(self.storage, self.registry)
+
+    def pipeline(self) -> ExportPipeline:
+        return ExportPipeline(
+            self.source_engine, self.store(), project_root=self.root, chunk_size=self.settings.chunk_size,
+            tmp_dir=self.settings.tmp_dir, progress=self.progress,
+        )
+
+    def close(self) -> None:
+        for name in ("source_engine",):
+            engine = self.__dict__.get(name)
+            if engine is not None:
+                engine.dispose()

@@ -1,0 +1,184 @@
+"""The `sna` command line as users run it: a real process, real files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.sna.filecheck import read_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sna(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("SNA_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "sna", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def locations(tmp_path) -> dict[str, str]:
+    """Environment pointing the three locations at a temporary folder."""
+    return {
+        "SNA_HOME": str(tmp_path),
+        "SNA_SOURCE_URL": f"sqlite:///{tmp_path / 'shop.db'}",
+        "SNA_STORAGE_URL": (tmp_path / "exports").as_uri(),
+        "SNA_REGISTRY_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+    }
+
+
+def customers_written(result: subprocess.CompletedProcess) -> int:
+    """The customer rows a `sna demo-shop` wrote (some are erased, as GDPR erasure leaves shops)."""
+    match = re.search(r"demo shop written: (\d+) customers", result.stdout)
+    assert match, result.stdout
+    return int(match.group(1))
+
+
+def audience_file(tmp_path: Path, text: str, name: str = "audience.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sna: error: ") and "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_demo_shop_run_list_download_delete(tmp_path, locations):
+    created = sna(
+        "demo-shop", locations["SNA_SOURCE_URL"], "--customers", "1500", "--seed", "3", env=locations
+    )
+    assert created.returncode == 0, created.stderr
+    google = audience_file(tmp_path, "name: cli_google\nplatform: google\n")
+    result = sna("run", google, "--reference-date", "2026-11-01", "--json", env=locations)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report) >= {
+        "export_id",
+        "audience",
+        "platform",
+        "hashing",
+        "file",
+        "rows",
+        "scanned",
+        "excluded",
+        "warnings",
+    }
+    assert report["rows"] + sum(report["excluded"].values()) == report["scanned"] == customers_written(created)
+    assert "excluded:" in result.stdout and "invalid_phone" in result.stdout
+    exported = Path(report["file"].removeprefix("file://"))
+    header, rows = read_rows(exported.read_bytes())
+    assert header[0] == "Email" and len(rows) == report["rows"]
+
+    listed = sna("exports", "list", "--json", env=locations)
+    assert listed.returncode == 0
+    entries = json.loads(listed.stdout.strip().splitlines()[-1])
+    assert [e["export_id"] for e in entries] == [report["export_id"]]
+    assert entries[0]["rows"] == report["rows"]
+
+    dest = tmp_path / "copy.csv"
+    assert sna("exports", "download", report["export_id"], str(dest), env=locations).returncode == 0
+    assert dest.read_bytes() == exported.read_bytes()
+
+    assert sna("exports", "delete", report["export_id"], env=locations).returncode == 0
+    assert not exported.exists()
+    assert "no exports" in sna("exports", "list", env=locations).stdout
+    assert_one_line_error(sna("exports", "delete", report["export_id"], env=locations), report["export_id"])
+
+
+def test_preview_writes_nothing(tmp_path, locations):
+    created = sna("demo-shop", locations["SNA_SOURCE_URL"], "--customers", "300", env=locations)
+    assert created.returncode == 0, created.stderr
+    meta = audience_file(tmp_path, "name: cli_meta\nplatform: meta\n")
+    result = sna("preview", meta, "--json", env=locations)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["scanned"] == customers_written(created) and report["file"] is None
+    assert not (tmp_path / "exports").exists() or not any((tmp_path / "exports").rglob("*.csv"))
+
+
+def test_validate_reports_every_error_of_every_file(tmp_path):
+    good = audience_file(tmp_path, "name: fine\nplatform: google\n", "good.yaml")
+    bad = audience_file(tmp_path, "name: bad\nplatform: tiktok\nhashing: md5\n", "bad.yaml")
+    broken = audience_file(tmp_path, "name: [\n", "broken.yaml")
+    result = sna("validate", good, bad, broken)
+    assert result.returncode == 1
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 3
+    assert any(e.startswith(f"{bad}: platform: ") for e in errors)
+    assert any(e.startswith(f"{bad}: hashing: ") for e in errors)
+    assert any(e.startswith(f"{broken}: YAML syntax error") for e in errors)
+    assert sna("validate", good).returncode == 0
+
+
+def test_broken_audience_file_is_one_line(tmp_path, locations):
+    bad = audience_file(tmp_path, "name: x\nplatform: google\nfilters: {countries: [France]}\n")
+    assert_one_line_error(sna("run", bad, env=locations), bad, "filters.countries")
+    assert_one_line_error(sna("run", str(tmp_path / "missing.yaml"), env=locations), "missing.yaml")
+
+
+def test_bad_reference_date_is_a_usage_error(tmp_path, locations):
+    google = audience_file(tmp_path, "name: x\nplatform: google\n")
+    result = sna("run", google, "--reference-date", "yesterday", env=locations)
+    assert result.returncode == 2 and "--reference-date" in result.stderr
+
+
+def test_unreachable_database_leaves_nothing(tmp_path, locations):
+    google = audience_file(tmp_path, "name: x\nplatform: google\n")
+    env = {**locations, "SNA_SOURCE_URL": "mysql+mysqldb://root:topsecret@127.0.0.1:1/shop"}
+    result = sna("run", google, env=env)
+    assert_one_line_error(result, "shop database", "127.0.0.1:1")
+    assert "topsecret" not in result.stderr
+    assert not any((tmp_path / "exports").rglob("*")) if (tmp_path / "exports").exists() else True
+    assert "no exports" in sna("exports", "list", env=env).stdout
+
+
+def test_unreachable_s3_leaves_nothing(tmp_path, locations):
+    assert sna("demo-shop", locations["SNA_SOURCE_URL"], "--customers", "200", env=locations).returncode == 0
+    google = audience_file(tmp_path, "name: x\nplatform: google\n")
+    env = {
+        **locations,
+        "SNA_STORAGE_URL": "s3://sna-missing/exports",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+        "AWS_ACCESS_KEY_ID": "key",
+        "AWS_SECRET_ACCESS_KEY": "verysecret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    result = sna("run", google, env=env)
+    assert_one_line_error(result, "s3://sna-missing/exports")
+    assert "verysecret" not in result.stderr
+    assert "no exports" in sna("exports", "list", env=env).stdout
+
+
+def test_s3_export_end_to_end(tmp_path, locations, s3_bucket, s3_storage_url):
+    assert sna("demo-shop", locations["SNA_SOURCE_URL"], "--customers", "400", env=locations).returncode == 0
+    meta = audience_file(tmp_path, "name: s3_meta\nplatform: meta\nhashing: sha256\nvalue: total_spent\n")
+    env = {**locations, "SNA_STORAGE_URL": s3_storage_url}
+    result = sna("run", meta, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["file"] == f"{s3_storage_url}/s3_meta/meta/s3_meta_meta_{report['file'][-14:-4]}.csv"
+    dest = tmp_path / "meta.csv"
+    assert sna("exports", "download", report["export_id"], str(dest), env=env).returncode == 0
+    header, rows = read_rows(dest.read_bytes())
+    assert header[-1] == "value" and len(rows) == report["rows"]
