@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -191,11 +191,17 @@ class Registry:
         return _from_row(row) if row is not None else None
 
     def _conditions(
-        self, audience: str | None, platform: str | None, created_before: datetime | None
+        self,
+        audience: str | None,
+        platform: str | None,
+        created_before: datetime | None,
+        audiences: Collection[str] | None = None,
     ) -> list:
         conditions = []
         if audience is not None:
             conditions.append(self.table.c.audience == audience)
+        if audiences is not None:
+            conditions.append(self.table.c.audience.in_(sorted(audiences)))
         if platform is not None:
             conditions.append(self.table.c.platform == platform)
         if created_before is not None:
@@ -208,15 +214,19 @@ class Registry:
         audience: str | None = None,
         platform: str | None = None,
         created_before: datetime | None = None,
+        audiences: Collection[str] | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[ExportEntry]:
-        """Entries newest first (created_at descending, then id), one page at a time."""
+        """Entries newest first (created_at descending, then id), one page at a time.
+
+        `audiences` restricts to several audiences at once (those a user may read).
+        """
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise ValueError(f"limit must be 1..{MAX_PAGE} and offset >= 0 (got {limit}, {offset})")
         query = (
             sa.select(self.table)
-            .where(*self._conditions(audience, platform, created_before))
+            .where(*self._conditions(audience, platform, created_before, audiences))
             .order_by(self.table.c.created_at.desc(), self.table.c.id)
             .limit(limit)
             .offset(offset)
@@ -245,11 +255,12 @@ class Registry:
         audience: str | None = None,
         platform: str | None = None,
         created_before: datetime | None = None,
+        audiences: Collection[str] | None = None,
     ) -> int:
         query = (
             sa.select(sa.func.count())
             .select_from(self.table)
-            .where(*self._conditions(audience, platform, created_before))
+            .where(*self._conditions(audience, platform, created_before, audiences))
         )
         with self._errors("count exports"), self.engine.connect() as connection:
             return int(connection.execute(query).scalar_one())

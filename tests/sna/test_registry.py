@@ -147,6 +147,12 @@ def test_list_is_newest_first_filtered_and_paginated(registry: Registry) -> None
     assert registry.count() == 8
     assert registry.count(audience="a") == 4 and registry.count(platform="meta") == 3
     assert registry.audiences() == ["a", "b", "vip_google"]
+    assert [e.id for e in registry.list(audiences={"b", "vip_google"}, limit=3)] == [
+        "exp-00008",
+        "exp-00006",
+        "exp-00004",
+    ]
+    assert registry.count(audiences={"b", "vip_google"}) == 4 and registry.count(audiences=set()) == 0
     assert registry.file_keys() == {f"vip_google/{n}.csv" for n in range(1, 9)}
     with pytest.raises(ValueError):
         registry.list(limit=0)
