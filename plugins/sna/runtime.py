@@ -89,7 +89,10 @@ class Runtime:
         )
 
     def close(self) -> None:
-        for name in ("source_engine",):
-            engine = self.__dict__.get(name)
-            if engine is not None:
-                engine.dispose()
+        """Closes the database pools that were opened (nothing else was)."""
+        engine = self.__dict__.get("source_engine")
+        if engine is not None:
+            engine.dispose()
+        registry = self.__dict__.get("registry")
+        if registry is not None:
+            registry.dispose()

@@ -1,0 +1,104 @@
+"""Housekeeping of the export store: expired exports, staging left by failed runs, inconsistencies.
+
+Plain engine code (no Airflow) so the DAG `sna_housekeeping` stays a thin caller and the rules
+can be tested directly. Reports carry counts, ids and storage keys only (keys name an audience,
+a platform and a date, never a customer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sna.audience import Audience
+from sna.exports import ExportStore
+from sna.staging import STAGING_ROOT
+from sna.storage import Storage
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_DAYS = Audience.model_fields["retention_days"].default
+STAGING_MAX_AGE = timedelta(hours=24)
+"""Staging younger than this may belong to a run still in progress (or waiting for a retry)."""
+
+
+@dataclass
+class RetentionPlan:
+    """Retention per recorded audience, and the audiences left alone (with why)."""
+
+    days: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)
+
+
+def retention_plan(
+    audiences: Iterable[Audience], recorded: Iterable[str], *, config_complete: bool,
+    default_days: int = DEFAULT_RETENTION_DAYS,
+) -> RetentionPlan:
+    """Each audience file's `retention_days`; recorded audiences without a file (ad-hoc exports, removed
+    audiences) get `default_days`, but only when every audience file is valid: a broken file may be
+    the one that asked for a longer retention, and a deleted export cannot be brought back."""
+    plan = RetentionPlan(days={audience.name: audience.retention_days for audience in audiences})
+    for name in recorded:
+        if name in plan.days:
+            continue
+        if config_complete:
+            plan.days[name] = default_days
+        else:
+            plan.kept[name] = "no valid audience file while some audience files are broken"
+    return plan
+
+
+def expire_exports(store: ExportStore, plan: RetentionPlan, now: datetime) -> list[str]:
+    """Deletes the exports past their retention (file, then entry); returns their ids."""
+    expired = store.expire(now=now, retention_days=plan.days)
+    for entry in expired:
+        log.info("expired export %s of %s (%s)", entry.id, entry.audience, entry.reference_date)
+    return [entry.id for entry in expired]
+
+
+def _staging_area(key: str) -> str:
+    """`_staging/<audience>/<date>/` for a staged file; a stray file is its own area."""
+    parts = key.split("/")
+    return "/".join(parts[:3]) + "/" if len(parts) > 3 else key
+
+
+def sweep_staging(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE) -> list[str]:
+    """Removes the staging areas whose newest file is older than `max_age`: a successful run removes
+    its own, so these were left by failed runs. Returns the areas removed (`<audience>/<date>`)."""
+    newest: dict[str, datetime | None] = {}
+    for info in storage.list(f"{STAGING_ROOT}/"):
+        area = _staging_area(info.key)
+        moments = [m for m in (newest.get(area), info.last_modified) if m is not None]
+        newest[area] = max(moments) if moments else None
+    removed = []
+    for area, moment in sorted(newest.items()):
+        if moment is not None and now - moment < max_age:
+            continue
+        if area.endswith("/"):
+            storage.delete_prefix(area)
+        else:
+            storage.delete(area)
+        removed.append(area.removeprefix(f"{STAGING_ROOT}/").rstrip("/"))
+    return removed
+
+
+def reconcile(store: ExportStore, *, repair: bool, now: datetime) -> dict[str, Any]:
+    """Entries whose file is gone and files without an entry; deleted when `repair` is set."""
+    report = store.reconcile(repair=repair, now=now)
+    return {
+        "entries_without_file": [entry.id for entry in report.missing_files],
+        "files_without_entry": list(report.orphan_files),
+        "repaired": report.repaired,
+    }
+
+
+def summary(expired: list[str], staging: list[str], mismatches: Mapping[str, Any]) -> str:
+    return (
+        f"{len(expired)} expired export(s) deleted, {len(staging)} stale staging area(s) removed, "
+        f"{len(mismatches['entries_without_file'])} entr(ies) without file, "
+        f"{len(mismatches['files_without_entry'])} file(s) without entry"
+        + (" (repaired)" if mismatches["repaired"] else "")
+    )

@@ -1,0 +1,122 @@
+"""Engine parts from Airflow connections, with the embedded defaults when a connection is absent.
+
+`sna_prestashop` (the shop), `sna_s3` (the export files) and `sna_registry` (the export entries)
+are optional: without them the settings (`config/sna.yaml`, `SNA_*`) and finally the embedded
+demo locations apply, so the demo needs no connection at all. Connections are only read inside
+tasks, never at parse time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from sna.errors import ConfigError
+from sna.runtime import Runtime
+from sna.settings import Settings, load_settings, project_root, resolve_locations
+from sna.storage import Storage, open_storage
+
+SOURCE_CONN_ID = "sna_prestashop"
+STORAGE_CONN_ID = "sna_s3"
+REGISTRY_CONN_ID = "sna_registry"
+
+# Airflow connection types -> SQLAlchemy drivers installed with SNA (mysqlclient, psycopg2).
+_DRIVERS = {
+    "mysql": "mysql+mysqldb",
+    "mariadb": "mysql+mysqldb",
+    "postgres": "postgresql+psycopg2",
+    "postgresql": "postgresql+psycopg2",
+    "sqlite": "sqlite",
+}
+
+
+def optional_connection(conn_id: str) -> Any | None:
+    """The connection `conn_id`, or None when it is not defined anywhere (env, secrets, database)."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return Connection.get(conn_id)
+    except AirflowNotFoundException:
+        return None
+
+
+def sqlalchemy_url(conn: Any) -> URL:
+    """A SQLAlchemy URL from a connection's fields; a `sqlalchemy_url` in the extra wins.
+
+    Built here rather than by the hook's `get_uri()`, which copies every extra (such as
+    `cursor: SSCursor`) into the URL query where the driver rejects it; the engine streams with
+    SQLAlchemy's `stream_results` instead.
+    """
+    extra = conn.extra_dejson
+    if extra.get("sqlalchemy_url"):
+        from sqlalchemy.engine import make_url
+
+        return make_url(extra["sqlalchemy_url"])
+    driver = _DRIVERS.get((conn.conn_type or "").lower())
+    if driver is None:
+        raise ConfigError(
+            f"connection {conn.conn_id}: type {conn.conn_type!r} is not supported "
+            f"(use one of {', '.join(sorted(_DRIVERS))} or set extra.sqlalchemy_url)"
+        )
+    if driver == "sqlite":
+        return URL.create("sqlite", database=conn.host or conn.schema)
+    query = {"charset": str(extra.get("charset", "utf8mb4"))} if driver.startswith("mysql") else {}
+    return URL.create(
+        driver, username=conn.login or None, password=conn.password or None, host=conn.host or None,
+        port=conn.port or None, database=conn.schema or None, query=query,
+    )
+
+
+def _url_of(conn_id: str) -> str | None:
+    conn = optional_connection(conn_id)
+    return sqlalchemy_url(conn).render_as_string(hide_password=False) if conn is not None else None
+
+
+class AirflowRuntime(Runtime):
+    """The engine's `Runtime`, whose S3 client comes from the `sna_s3` connection when defined."""
+
+    def __init__(self, *args: Any, s3_conn_defined: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.s3_conn_defined = s3_conn_defined
+
+    @cached_property
+    def storage(self) -> Storage:
+        url = self.locations.storage_url
+        client = None
+        if self.s3_conn_defined and url.startswith("s3://"):
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+            client = S3Hook(aws_conn_id=STORAGE_CONN_ID).get_conn()
+        return open_storage(url, s3_client=client)
+
+
+def build_runtime(settings: Settings | None = None, root: Path | None = None) -> AirflowRuntime:
+    """Locations by precedence: Airflow connection > settings (`SNA_*`, sna.yaml) > embedded default.
+
+    With `sna_s3` defined and no explicit storage URL, files go to `s3://<s3_bucket>/<s3_prefix>`.
+    """
+    root = root or project_root()
+    settings = settings or load_settings(root)
+    s3_defined = optional_connection(STORAGE_CONN_ID) is not None
+    storage_url = settings.storage_url or (f"s3://{settings.s3_bucket}/{settings.s3_prefix}" if s3_defined else None)
+    locations = resolve_locations(
+        source_url=_url_of(SOURCE_CONN_ID), storage_url=storage_url, registry_url=_url_of(REGISTRY_CONN_ID),
+        settings=settings, root=root,
+    )
+    return AirflowRuntime(locations, settings, root, s3_conn_defined=s3_defined)
+
+
+@contextmanager
+def airflow_runtime() -> Iterator[AirflowRuntime]:
+    """A runtime for one task; its database pools are closed when the task is done."""
+    runtime = build_runtime()
+    try:
+        yield runtime
+    finally:
+        runtime.close()

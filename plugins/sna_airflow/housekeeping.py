@@ -1,0 +1,97 @@
+"""`sna_housekeeping` (daily): expire old exports, sweep staging of failed runs, reconcile files and entries.
+
+The rules live in the engine (`sna.housekeeping`); the tasks only gather the audiences, the
+current time and the form's switches, and return the ids and keys they acted on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Param, chain, dag, task
+
+from sna_airflow.connections import airflow_runtime
+from sna_airflow.dag_factory import HOUSEKEEPING_DAG_ID, START_DATE, load_audience_config
+from sna_airflow.retry import retry_arguments
+
+log = logging.getLogger(__name__)
+
+
+def housekeeping_params() -> dict[str, Param]:
+    from sna.housekeeping import DEFAULT_RETENTION_DAYS, STAGING_MAX_AGE
+
+    return {
+        "repair": Param(False, type="boolean", title="Repair mismatches",
+                        description="Delete entries whose file is gone and files without an entry."),
+        "default_retention_days": Param(DEFAULT_RETENTION_DAYS, type="integer", minimum=1, maximum=36500,
+                                        title="Retention of exports without an audience file (ad hoc)"),
+        "staging_max_age_hours": Param(int(STAGING_MAX_AGE.total_seconds() // 3600), type="integer",
+                                       minimum=1, maximum=720, title="Remove staging older than (hours)"),
+    }
+
+
+@task(task_id="expire_exports", multiple_outputs=False)
+def expire_exports(**context: Any) -> dict[str, Any]:
+    """Deletes exports older than their audience's `retention_days`: the file, then the entry."""
+    from sna.housekeeping import expire_exports as expire
+    from sna.housekeeping import retention_plan
+
+    config = load_audience_config()
+    with airflow_runtime() as runtime:
+        store = runtime.store()
+        plan = retention_plan(
+            config.audiences, store.registry.audiences(), config_complete=not config.problems,
+            default_days=int(context["params"]["default_retention_days"]),
+        )
+        for name, why in plan.kept.items():
+            log.warning("exports of %s kept: %s", name, why)
+        expired = expire(store, plan, datetime.now(UTC))
+    log.info("%d expired export(s) deleted", len(expired))
+    return {"expired": expired, "kept_audiences": sorted(plan.kept)}
+
+
+@task(task_id="sweep_staging", multiple_outputs=False)
+def sweep_staging(**context: Any) -> dict[str, Any]:
+    """Removes what failed runs left under the staging prefix (customer data must not linger)."""
+    from sna.housekeeping import sweep_staging as sweep
+
+    max_age = timedelta(hours=int(context["params"]["staging_max_age_hours"]))
+    with airflow_runtime() as runtime:
+        removed = sweep(runtime.storage, datetime.now(UTC), max_age)
+    log.info("%d stale staging area(s) removed", len(removed))
+    return {"removed": removed}
+
+
+@task(task_id="reconcile", multiple_outputs=False)
+def reconcile(**context: Any) -> dict[str, Any]:
+    """Reports (and with `repair` deletes) entries without file and files without entry."""
+    from sna.housekeeping import reconcile as check
+
+    with airflow_runtime() as runtime:
+        mismatches = check(runtime.store(), repair=bool(context["params"]["repair"]), now=datetime.now(UTC))
+    for export_id in mismatches["entries_without_file"]:
+        log.warning("export %s: its file is gone%s", export_id, " (entry deleted)" if mismatches["repaired"] else "")
+    for key in mismatches["files_without_entry"]:
+        log.warning("file %s has no entry%s", key, " (deleted)" if mismatches["repaired"] else "")
+    return mismatches
+
+
+def housekeeping_dag() -> DAG:
+    @dag(
+        dag_id=HOUSEKEEPING_DAG_ID,
+        description="Expire old exports, sweep failed runs' staging, reconcile files and entries",
+        schedule="@daily",
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["sna", "housekeeping"],
+        doc_md=__doc__,
+        params=housekeeping_params(),
+        default_args=retry_arguments(),
+    )
+    def housekeeping() -> None:
+        chain(expire_exports(), sweep_staging(), reconcile())
+
+    return housekeeping()

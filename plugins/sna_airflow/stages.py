@@ -1,0 +1,74 @@
+"""The five tasks of an export DAG: extract, validate (and filter), render, publish, record.
+
+Each task rebuilds the run's job and the engine's parts, calls one `ExportPipeline` stage and
+returns what the stage returns: counts and URIs only. Customer data moves between tasks through
+the run's staging area in the storage, never through XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk import Asset, chain, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from sna_airflow.connections import airflow_runtime
+from sna_airflow.context import AudienceOf, export_job, is_dry_run
+
+log = logging.getLogger(__name__)
+
+
+def _log_counts(stats: dict[str, Any]) -> None:
+    log.info("scanned %s, exported %s, excluded %s", stats["scanned"], stats.get("exported", stats.get("rows")),
+             stats["excluded"])
+    for warning in stats.get("warnings", []):
+        log.warning("%s", warning)
+
+
+def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None) -> None:
+    """Adds the five tasks, in order, to the DAG being defined."""
+
+    @task(task_id="extract", multiple_outputs=False)
+    def extract(**context: Any) -> dict[str, Any]:
+        with airflow_runtime() as runtime:
+            return runtime.pipeline().extract(export_job(audience_of, context))
+
+    @task(task_id="validate", multiple_outputs=False)
+    def validate(**context: Any) -> dict[str, Any]:
+        """Filters and checks every customer; a dry run stops here and removes its staging."""
+        job = export_job(audience_of, context)
+        with airflow_runtime() as runtime:
+            pipeline = runtime.pipeline()
+            stats = pipeline.validate(job)
+            if is_dry_run(context):
+                pipeline.cleanup(job)
+        _log_counts(stats)
+        return {**stats, "dry_run": is_dry_run(context)}
+
+    @task(task_id="render", multiple_outputs=False)
+    def render(**context: Any) -> dict[str, Any]:
+        if is_dry_run(context):
+            raise AirflowSkipException("dry run: counts only, no file")
+        with airflow_runtime() as runtime:
+            return runtime.pipeline().render(export_job(audience_of, context))
+
+    @task(task_id="publish", multiple_outputs=False)
+    def publish(**context: Any) -> dict[str, Any]:
+        with airflow_runtime() as runtime:
+            return runtime.pipeline().publish(export_job(audience_of, context))
+
+    @task(task_id="record", multiple_outputs=False, outlets=[outlet] if outlet is not None else [])
+    def record(**context: Any) -> dict[str, Any]:
+        """Records the entry, removes the staging and announces the fresh audience (Asset event)."""
+        with airflow_runtime() as runtime:
+            report = runtime.pipeline().record(export_job(audience_of, context))
+        _log_counts(report.to_dict())
+        log.info("export %s: %s rows in %s", report.export_id, report.rows, report.file)
+        if outlet is not None:
+            context["outlet_events"][outlet].extra = {
+                "export_id": report.export_id, "rows": report.rows, "file": report.file,
+            }
+        return report.to_dict()
+
+    chain(extract(), validate(), render(), publish(), record())

@@ -1,0 +1,164 @@
+"""Parsing the DAG package: ids, schedules, params, tags, retries, docs, broken files, cheap parsing."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.airflow.conftest import GOOGLE_AUDIENCE, META_AUDIENCE, PROJECT, parse_dags, write_audience
+
+EXAMPLE_DAGS = {"sna_vip_google", "sna_newsletter_meta", "sna_recent_buyers_google"}
+
+
+@pytest.fixture
+def examples(sna_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNA_AUDIENCES_DIR", str(PROJECT / "config" / "audiences"))
+
+
+def test_the_example_audiences_give_one_dag_each_without_import_error(examples) -> None:
+    bag = parse_dags()
+
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == EXAMPLE_DAGS | {"sna_adhoc_export", "sna_housekeeping"}
+    assert bag.dags["sna_recent_buyers_google"].schedule == "0 5 * * *"
+    assert bag.dags["sna_vip_google"].schedule == "@daily"
+    assert bag.dags["sna_adhoc_export"].schedule is None
+    assert bag.dags["sna_housekeeping"].schedule == "@daily"
+
+
+def test_an_audience_dag_has_tags_limits_params_retries_and_docs(examples) -> None:
+    dag = parse_dags().dags["sna_vip_google"]
+
+    assert dag.tags == {"sna", "google"}
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert [t.task_id for t in dag.topological_sort()] == ["extract", "validate", "render", "publish", "record"]
+    assert set(dag.params) == {"dry_run", "hashing", "require_complete"}
+    assert dag.params["hashing"] == "none" and dag.params["require_complete"] is True
+    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256"]
+    record = dag.get_task("record")
+    assert [asset.uri for asset in record.outlets] == ["sna://audiences/vip_google"]
+    assert record.retries == 4 and record.retry_exponential_backoff == 2.0
+    assert record.retry_delay == timedelta(minutes=1) and record.max_retry_delay == timedelta(minutes=30)
+    assert record.retry_policy is not None
+    for expected in ("Google Ads", "default_groups", "VIP", "marketplace.amazon.*", "required fields",
+                     "first_name", "zip"):
+        assert expected in dag.doc_md
+
+
+def test_yaml_values_become_param_defaults_and_tags(sna_env: Path) -> None:
+    write_audience(sna_env, META_AUDIENCE.replace("platform: meta", "platform: meta\nhashing: sha256\n"
+                                                  "require_complete: false\nschedule: null"))
+    dag = parse_dags().dags["sna_newsletter_test"]
+
+    assert dag.tags == {"sna", "meta"}
+    assert dag.params["hashing"] == "sha256" and dag.params["require_complete"] is False
+    assert dag.schedule is None
+    assert "`value`" in dag.doc_md
+
+
+def test_trigger_params_are_validated_by_their_schema(examples) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    dag = parse_dags().dags["sna_vip_google"]
+    good = copy.deepcopy(dag.params)
+    good.update({"hashing": "sha256", "dry_run": True})
+    assert good.validate() == {"dry_run": True, "hashing": "sha256", "require_complete": True}
+    for bad_conf in ({"hashing": "md5"}, {"dry_run": "yes"}, {"require_complete": 1}):
+        with pytest.raises(ParamValidationError):
+            copy.deepcopy(dag.params).update(bad_conf)
+
+
+def test_adhoc_form_mirrors_the_module_configuration_page(examples) -> None:
+    dag = parse_dags().dags["sna_adhoc_export"]
+
+    assert dag.params.get_param("platform").schema["enum"] == ["google", "meta"]
+    assert dag.params.get_param("default_groups").schema["type"] == "array"
+    assert dag.params.get_param("exclude_email_domains").schema["type"] == "array"
+    assert dag.params.get_param("consent").schema["enum"] == ["any", "newsletter", "optin", "newsletter_or_optin"]
+    assert dag.params.get_param("countries").schema["type"] == "array"
+    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256"]
+
+
+def test_a_broken_audience_file_is_an_import_error_of_its_own_and_the_valid_dags_load(sna_env: Path) -> None:
+    write_audience(sna_env, GOOGLE_AUDIENCE)
+    write_audience(sna_env, META_AUDIENCE)
+    write_audience(sna_env, "name: broken_one\nplatform: tiktok\n", "broken_one.yaml")
+    write_audience(sna_env, "name: typo\nplatform: google\nfilterz: {}\n", "typo.yaml")
+
+    bag = parse_dags()
+
+    assert {"sna_vip_test", "sna_newsletter_test", "sna_adhoc_export", "sna_housekeeping"} == set(bag.dag_ids)
+    assert list(bag.import_errors) == ["sna_audience_errors.py"]
+    message = bag.import_errors["sna_audience_errors.py"]
+    assert "2 problem(s)" in message
+    assert f"{sna_env / 'broken_one.yaml'}` key `platform`" in message and "google" in message
+    assert f"{sna_env / 'typo.yaml'}` key `filterz`" in message and "unknown key" in message
+
+
+def test_a_missing_audiences_folder_is_reported_and_the_other_dags_stay(sna_env: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNA_AUDIENCES_DIR", str(sna_env / "nowhere"))
+
+    bag = parse_dags()
+
+    assert set(bag.dag_ids) == {"sna_adhoc_export", "sna_housekeeping"}
+    assert "nowhere: audiences folder does not exist" in bag.import_errors["sna_audience_errors.py"]
+
+
+def test_a_task_process_builds_only_its_own_dag(examples, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sna_airflow.dag_factory import build_dags
+
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "sna_newsletter_meta")
+    assert list(build_dags()) == ["sna_newsletter_meta"]
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "sna_housekeeping")
+    assert list(build_dags()) == ["sna_housekeeping"]
+
+
+def test_parsing_opens_no_database_and_no_network_connection(examples, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SNA_PRESTASHOP", '{"conn_type": "mysql", "host": "192.0.2.1", "schema": "x"}')
+    monkeypatch.setenv("AIRFLOW_CONN_SNA_REGISTRY", '{"conn_type": "postgres", "host": "192.0.2.1"}')
+    events: list[tuple[str, tuple]] = []
+    watching = [True]
+
+    def audit(event: str, args: tuple) -> None:
+        if watching[0] and event in ("socket.connect", "sqlite3.connect", "socket.getaddrinfo"):
+            events.append((event, args))
+
+    sys.addaudithook(audit)
+    try:
+        bag = parse_dags()
+    finally:
+        watching[0] = False
+
+    assert set(bag.dag_ids) >= EXAMPLE_DAGS
+    assert events == []
+
+
+def test_retry_policy_retries_transient_errors_and_fails_permanent_ones() -> None:
+    from airflow.sdk import RetryAction
+
+    from sna.errors import AudienceFileError, DataContractError, RegistryError, SourceError, StorageError
+    from sna_airflow.retry import RETRY_POLICY
+
+    for error in (SourceError("db down"), StorageError("s3 down"), RegistryError("registry down")):
+        assert RETRY_POLICY.evaluate(error, try_number=1, max_tries=5).action == RetryAction.RETRY
+    for error in (AudienceFileError("a.yaml", "platform", "bad"), DataContractError("identity broken")):
+        assert RETRY_POLICY.evaluate(error, try_number=1, max_tries=5).action == RetryAction.FAIL
+    assert RETRY_POLICY.evaluate(KeyError("bug"), try_number=1, max_tries=5).action == RetryAction.DEFAULT
+
+
+def test_the_scheduler_knows_every_task_has_a_retry_policy(examples) -> None:
+    """The policy object is evaluated by the worker (which parses the DAG file); the serialized DAG
+    the scheduler reads carries the flag and the backoff settings."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = parse_dags().dags["sna_vip_google"]
+    restored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+
+    for task in restored.tasks:
+        assert task.has_retry_policy is True
+        assert task.retry_exponential_backoff == 2.0 and task.retries == 4

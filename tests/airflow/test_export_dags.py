@@ -1,0 +1,170 @@
+"""Real DAG runs (`dag.test()`) against MariaDB (shop), SeaweedFS S3 (files) and PostgreSQL (registry)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.airflow.conftest import (
+    GOOGLE_AUDIENCE,
+    META_AUDIENCE,
+    asset_events,
+    run_dag,
+    task_states,
+    write_audience,
+)
+
+pytestmark = pytest.mark.slow
+
+DAY = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+def objects(client, bucket: str) -> dict[str, bytes]:
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            found[item["Key"]] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return found
+
+
+def registry(url: str):
+    from sna.registry import Registry
+
+    return Registry(url)
+
+
+def rows_of(content: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(content.decode("utf-8"))))
+
+
+@pytest.fixture
+def google_audience(airflow_db, production_connections: dict[str, Any]) -> dict[str, Any]:
+    write_audience(production_connections["audiences"], GOOGLE_AUDIENCE)
+    return production_connections
+
+
+def test_google_audience_run_publishes_records_cleans_and_announces(google_audience, boto3_s3_client) -> None:
+    bucket, url = google_audience["bucket"], google_audience["registry_url"]
+
+    dag_run, values = run_dag("sna_vip_test", DAY)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    stored = objects(boto3_s3_client, bucket)
+    key = "exports/vip_test/google/vip_test_google_2026-11-02.csv"
+    assert list(stored) == [key], "one file, no staging left"
+    rows = rows_of(stored[key])
+    assert rows[0] == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
+    entry = registry(url).find_by_run_key("vip_test/2026-11-02")
+    assert entry is not None and entry.file_uri == f"s3://{bucket}/{key}"
+    assert entry.rows == len(rows) - 1 > 0 and entry.dag_run_id == dag_run.run_id
+    assert entry.filters["default_groups"] == ["VIP"]
+    report = values["record"]
+    assert report["export_id"] == entry.id and report["rows"] == entry.rows
+    assert report["scanned"] == report["rows"] + sum(report["excluded"].values())
+    assert report["excluded"]["filtered_group"] > 0
+    assert values["extract"]["scanned"] == report["scanned"]
+    assert asset_events("sna_vip_test", dag_run.run_id) == [
+        {"export_id": entry.id, "rows": entry.rows, "file": entry.file_uri}]
+    for value in values.values():  # XCom holds counts and references, never a customer
+        assert "@" not in str(value).replace(f"s3://{bucket}", "")
+
+    rerun, _ = run_dag("sna_vip_test", DAY)
+
+    assert rerun.state == "success"
+    assert list(objects(boto3_s3_client, bucket)) == [key]
+    assert registry(url).count(audience="vip_test") == 1
+    assert registry(url).find_by_run_key("vip_test/2026-11-02").id != entry.id
+
+
+def test_meta_audience_run_with_customer_value(airflow_db, production_connections, boto3_s3_client) -> None:
+    write_audience(production_connections["audiences"], META_AUDIENCE)
+
+    dag_run, values = run_dag("sna_newsletter_test", DAY)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    stored = objects(boto3_s3_client, production_connections["bucket"])
+    key = "exports/newsletter_test/meta/newsletter_test_meta_2026-11-02.csv"
+    assert list(stored) == [key]
+    header, *rows = rows_of(stored[key])
+    assert header[-1] == "value" and "email" in header and rows
+    entry = registry(production_connections["registry_url"]).find_by_run_key("newsletter_test/2026-11-02")
+    assert entry.platform == "meta" and entry.rows == len(rows) == values["record"]["rows"]
+    assert asset_events("sna_newsletter_test", dag_run.run_id)[0]["export_id"] == entry.id
+
+
+def test_manual_dry_run_counts_and_writes_nothing(google_audience, boto3_s3_client) -> None:
+    dag_run, values = run_dag("sna_vip_test", conf={"dry_run": True})
+
+    assert dag_run.state == "success"
+    assert task_states(dag_run) == {"extract": "success", "validate": "success", "render": "skipped",
+                                    "publish": "skipped", "record": "skipped"}
+    counts = values["validate"]
+    assert counts["dry_run"] is True and counts["exported"] > 0
+    assert counts["scanned"] == counts["exported"] + sum(counts["excluded"].values())
+    assert objects(boto3_s3_client, google_audience["bucket"]) == {}, "no file and no staging"
+    assert registry(google_audience["registry_url"]).count() == 0
+    assert asset_events("sna_vip_test", dag_run.run_id) == []
+
+
+def test_manual_run_params_override_the_yaml_for_one_run(google_audience, boto3_s3_client) -> None:
+    dag_run, values = run_dag("sna_vip_test", DAY, conf={"hashing": "sha256", "require_complete": False})
+
+    assert dag_run.state == "success", task_states(dag_run)
+    (content,) = objects(boto3_s3_client, google_audience["bucket"]).values()
+    _header, *rows = rows_of(content)
+    assert rows and all(re.fullmatch(r"[0-9a-f]{64}", row[0]) for row in rows)
+    entry = registry(google_audience["registry_url"]).find_by_run_key("vip_test/2026-11-02")
+    assert entry.hashing == "sha256" and entry.filters["require_complete"] is False
+    assert values["record"]["hashing"] == "sha256"
+
+
+def test_adhoc_export_from_the_form(airflow_db, production_connections, boto3_s3_client) -> None:
+    form = {"name": "adhoc_fr_vip", "platform": "meta", "default_groups": ["VIP", "3"],
+            "exclude_email_domains": ["marketplace.amazon.*"], "consent": "newsletter", "countries": ["fr"],
+            "hashing": "sha256", "require_complete": True}
+
+    dag_run, values = run_dag("sna_adhoc_export", conf=form)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    (key,) = objects(boto3_s3_client, production_connections["bucket"])
+    assert key.startswith("exports/adhoc_fr_vip/meta/adhoc_fr_vip_meta_")
+    entry = registry(production_connections["registry_url"]).get(values["record"]["export_id"])
+    assert entry.hashing == "sha256"
+    assert entry.filters["default_groups"] == ["VIP", 3] and entry.filters["countries"] == ["FR"]
+    assert entry.filters["consent"] == "newsletter"
+
+
+def test_adhoc_form_values_are_checked_like_a_yaml_file() -> None:
+    from sna.errors import AudienceFileError
+    from sna_airflow.adhoc import audience_from_form
+
+    base = {"name": "x", "platform": "google", "default_groups": [], "exclude_email_domains": [],
+            "consent": "any", "countries": [], "hashing": "none"}
+    audience = audience_from_form(base)
+    assert audience.filters.default_groups is None and audience.filters.countries is None
+    with pytest.raises(AudienceFileError, match="value"):
+        audience_from_form({**base, "value": "total_spent"})
+    with pytest.raises(AudienceFileError, match="exclude_email_domains"):
+        audience_from_form({**base, "exclude_email_domains": ["not a domain"]})
+
+
+@pytest.mark.timeout(120)  # without the retry policy, dag.test() would wait for the retries' backoff
+def test_a_configuration_error_fails_the_task_at_once_without_retry(airflow_db, production_connections,
+                                                                      boto3_s3_client, tmp_path) -> None:
+    missing = tmp_path / "no-such-suppression-list.txt"
+    write_audience(production_connections["audiences"], GOOGLE_AUDIENCE + f"suppression_list: {missing}\n")
+
+    started = datetime.now(UTC)
+    dag_run, _ = run_dag("sna_vip_test", DAY)
+
+    assert dag_run.state == "failed"
+    assert task_states(dag_run) == {"extract": "success", "validate": "failed", "render": "upstream_failed",
+                                    "publish": "upstream_failed", "record": "upstream_failed"}
+    assert datetime.now(UTC) - started < timedelta(minutes=1), "no retry delay was waited for"
+    assert registry(production_connections["registry_url"]).count() == 0
+    assert all(key.startswith("exports/_staging/") for key in objects(boto3_s3_client, production_connections["bucket"]))
