@@ -1,0 +1,115 @@
+"""The FastAPI app behind "Audience exports": built by a factory so tests can inject the store.
+
+Every route needs a signed-in Airflow user (`requires_access_view(PLUGINS)` on the whole app); the
+routes add per-audience DAG permissions (see `sna_ui.routes`). Every response carries a strict
+Content-Security-Policy that allows framing by the Airflow UI only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+from airflow.api_fastapi.core_api.security import requires_access_view
+from airflow.configuration import conf
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from sna.errors import NotFoundError, SnaError
+from sna.exports import ExportStore
+from sna_ui.routes import router
+from sna_ui.store import airflow_store
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+AirflowApi = Callable[[Request], httpx.AsyncClient]
+
+
+def templates() -> Environment:
+    """Jinja2 with autoescape on for every template: no value reaches the page unescaped."""
+    return Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def airflow_api_client(request: Request) -> httpx.AsyncClient:
+    """Airflow's REST API on this same server ([api] base_url when set, else the address just used)."""
+    base = conf.get("api", "base_url", fallback="") or f"{request.url.scheme}://{request.url.netloc}"
+    return httpx.AsyncClient(base_url=base, timeout=15)
+
+
+class LazyStore:
+    """Builds the store on first use (no connection at import or app creation), once per process."""
+
+    def __init__(self, factory: Callable[[], ExportStore]) -> None:
+        self._factory = factory
+        self._store: ExportStore | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> ExportStore:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self._factory()
+        return self._store
+
+
+def create_app(
+    store_factory: Callable[[], ExportStore] = airflow_store, airflow_api: AirflowApi = airflow_api_client
+) -> FastAPI:
+    app = FastAPI(
+        title="Audience exports",
+        dependencies=[Depends(requires_access_view(AccessView.PLUGINS))],
+        docs_url=None, redoc_url=None, openapi_url=None,
+    )
+    app.state.store = LazyStore(store_factory)
+    app.state.airflow_api = airflow_api
+    app.state.templates = templates()
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def error_page(request: Request, status_code: int, message: str, headers: dict | None = None) -> HTMLResponse:
+        login_url = None
+        if status_code == 401:
+            from airflow.api_fastapi.app import get_auth_manager
+
+            login_url = get_auth_manager().get_url_login()
+        html = app.state.templates.get_template("error.html").render(
+            status_code=status_code, message=message, login_url=login_url
+        )
+        return HTMLResponse(html, status_code=status_code, headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> HTMLResponse:
+        return error_page(request, error.status_code, str(error.detail), getattr(error, "headers", None))
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(request: Request, error: NotFoundError) -> HTMLResponse:
+        return error_page(request, 404, str(error))
+
+    @app.exception_handler(SnaError)
+    async def unavailable(request: Request, error: SnaError) -> HTMLResponse:
+        return error_page(request, 503, str(error))
+
+    app.include_router(router)
+    return app

@@ -1,0 +1,67 @@
+"""Turns export entries into the short texts the page shows (sizes, filter summaries, reasons).
+
+Pure functions on plain values: the templates only lay them out, and Jinja2 escapes every one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+PLATFORM_LABELS = {"google": "Google Ads", "meta": "Meta"}
+
+REQUIRED_FIELDS = {
+    "google": ["email", "phone", "first name", "last name", "zip", "country"],
+    "meta": ["email", "phone", "first name", "last name", "zip", "country", "city", "birthday"],
+}
+"""Fields a customer must have, valid, to be exported (platform-formats.md §6, require_complete)."""
+
+
+def dag_id_of(audience: str) -> str:
+    """Every audience is refreshed by its own DAG (dags/sna_audiences.py)."""
+    return f"sna_{audience}"
+
+
+def audience_of(dag_id: str) -> str | None:
+    """The audience a DAG id names, or None when it is not an SNA DAG id."""
+    if not dag_id.startswith("sna_") or len(dag_id) == len("sna_"):
+        return None
+    return dag_id[len("sna_"):]
+
+
+def required_fields(platform: str, require_complete: bool = True) -> list[str]:
+    """What the original module shows per audience: every field when complete records are required,
+    otherwise just one main identifier."""
+    if not require_complete:
+        return ["email or phone (at least one)"]
+    return list(REQUIRED_FIELDS.get(platform, []))
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={_value_text(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(_value_text(v) for v in value) or "(none)"
+    return str(value)
+
+
+def filter_summary(filters: Mapping[str, Any]) -> list[str]:
+    """`{"consent": "newsletter", "countries": ["FR"]}` -> `["consent: newsletter", "countries: FR"]`."""
+    return [f"{str(key).replace('_', ' ')}: {_value_text(value)}" for key, value in sorted(filters.items())]
+
+
+def main_reasons(excluded: Mapping[str, int], top: int = 3) -> list[tuple[str, int]]:
+    """The largest exclusion reasons first (ties by name, so the order is stable)."""
+    nonzero = [(str(reason), int(count)) for reason, count in excluded.items() if int(count) > 0]
+    return sorted(nonzero, key=lambda item: (-item[1], item[0]))[:top]

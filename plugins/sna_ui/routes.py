@@ -1,0 +1,241 @@
+"""The page's routes. Reads are GETs; every change is a POST with a same-origin check and a form token.
+
+Audience-scoped routes carry the audience's DAG id in the path (`/audiences/sna_<name>/...`) so that
+Airflow's own `requires_access_dag` decides: GET to see, PUT (edit) to download, DELETE to delete,
+POST on runs to refresh now. An export id is only honoured under the DAG id of its own audience.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from sna.errors import NotFoundError
+from sna.exports import ExportStore
+from sna.registry import ExportEntry
+from sna_ui import auth, charts, present
+from sna_ui.listing import exports_page
+
+router = APIRouter()
+
+PAGE_SIZES = (20, 50, 100, 200)
+HISTORY_LENGTH = 60
+PRESIGNED_SECONDS = 300
+NOTICES = {
+    "deleted": "The export was deleted (file, then entry).",
+    "triggered": "A new run of the audience's DAG was triggered.",
+}
+STATIC_FILES = {"sna.css": "text/css; charset=utf-8"}
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _store(request: Request) -> ExportStore:
+    return request.app.state.store()
+
+
+def _render(request: Request, template: str, **values) -> HTMLResponse:
+    def url(name: str, query: dict | None = None, **params) -> str:
+        path = request.url_for(name, **params).path
+        kept = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+        return f"{path}?{urlencode(kept)}" if kept else path
+
+    html = request.app.state.templates.get_template(template).render(
+        url=url, present=present, notice=NOTICES.get(request.query_params.get("notice", "")), **values
+    )
+    return HTMLResponse(html)
+
+
+def _audience(dag_id: str) -> str:
+    audience = present.audience_of(dag_id)
+    if audience is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{dag_id} is not an audience DAG")
+    return audience
+
+
+def _entry(store: ExportStore, dag_id: str, export_id: str) -> ExportEntry:
+    """The export, only if it belongs to the audience whose DAG permissions were just checked."""
+    entry = store.get(export_id)
+    if entry.audience != _audience(dag_id):
+        raise NotFoundError(f"export {export_id} does not belong to {dag_id}")
+    return entry
+
+
+def _allowed(user, audiences: set[str], method: str) -> set[str]:
+    by_dag = {present.dag_id_of(a): a for a in audiences}
+    granted = get_auth_manager().filter_authorized_dag_ids(dag_ids=set(by_dag), user=user, method=method)
+    return {by_dag[d] for d in granted}
+
+
+def _row(entry: ExportEntry) -> dict:
+    return {
+        "entry": entry,
+        "dag_id": present.dag_id_of(entry.audience),
+        "filters": present.filter_summary(entry.filters),
+        "reasons": present.main_reasons(entry.excluded),
+        "size": present.human_size(entry.size),
+    }
+
+
+@router.get("/", name="index")
+def index(
+    request: Request,
+    user: GetUserDep,
+    audience: Annotated[str | None, Query(max_length=64)] = None,
+    platform: Annotated[str | None, Query(max_length=16)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=max(PAGE_SIZES))] = 50,
+) -> HTMLResponse:
+    """Exports of the audiences the user may read, newest first, one page at a time."""
+    store = _store(request)
+    known = store.registry.audiences()
+    readable = auth.readable_audiences(user, known)
+    audience = audience or None
+    platform = platform if platform in present.PLATFORM_LABELS else None
+    if audience is not None:
+        scope: set[str] | None = {audience} & readable
+    else:
+        scope = None if readable == set(known) else readable
+    entries, total = exports_page(
+        store.registry, audiences=scope, platform=platform, limit=per_page, offset=(page - 1) * per_page
+    )
+    shown = {e.audience for e in entries}
+    return _render(
+        request, "index.html",
+        rows=[_row(e) for e in entries], total=total, page=page, per_page=per_page,
+        pages=max(1, -(-total // per_page)), audiences=sorted(readable), audience=audience, platform=platform,
+        platforms=present.PLATFORM_LABELS, downloadable=_allowed(user, shown, "PUT"),
+        deletable=_allowed(user, shown, "DELETE"),
+    )
+
+
+@router.get("/static/{file}", name="static")
+def static(file: str) -> Response:
+    """The page's own assets, served by the app itself (no CDN, allowed by `default-src 'self'`)."""
+    if file not in STATIC_FILES:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
+    return Response((STATIC_DIR / file).read_bytes(), media_type=STATIC_FILES[file])
+
+
+@router.get("/audiences/{dag_id}", name="audience", dependencies=[Depends(requires_access_dag("GET"))])
+def audience_page(request: Request, user: GetUserDep, dag_id: str) -> HTMLResponse:
+    """Required fields of the audience's platform, and its size over its latest exports."""
+    audience = _audience(dag_id)
+    store = _store(request)
+    latest = store.registry.list(audience=audience, limit=HISTORY_LENGTH)
+    if not latest:
+        raise NotFoundError(f"audience {audience} has no export")
+    history = list(reversed(latest))
+    chart = charts.size_history(
+        [e.reference_date.isoformat() for e in history], [e.rows for e in history], [e.scanned for e in history]
+    )
+    newest = latest[0]
+    return _render(
+        request, "audience.html",
+        audience=audience, dag_id=dag_id, newest=newest, chart=chart, rows=[_row(e) for e in latest],
+        required=present.required_fields(newest.platform, bool(newest.filters.get("require_complete", True))),
+        downloadable=_allowed(user, {audience}, "PUT"), deletable=_allowed(user, {audience}, "DELETE"),
+        csrf=auth.csrf_token(user),
+    )
+
+
+@router.get("/audiences/{dag_id}/exports/{export_id}", name="export",
+            dependencies=[Depends(requires_access_dag("GET"))])
+def export_page(request: Request, user: GetUserDep, dag_id: str, export_id: str) -> HTMLResponse:
+    """One export, with a bar chart of why customers were left out."""
+    entry = _entry(_store(request), dag_id, export_id)
+    return _render(
+        request, "export.html",
+        row=_row(entry), dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
+        downloadable=_allowed(user, {entry.audience}, "PUT"), deletable=_allowed(user, {entry.audience}, "DELETE"),
+        presigned=_store(request).storage.url.startswith("s3://"),
+    )
+
+
+def _attachment(file_name: str) -> str:
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", file_name) or "export.csv"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+@router.get("/audiences/{dag_id}/exports/{export_id}/download", name="download",
+            dependencies=[Depends(requires_access_dag("PUT"))])
+def download(
+    request: Request, dag_id: str, export_id: str, link: Annotated[bool, Query()] = False
+) -> Response:
+    """The file, streamed from storage; with `?link=true` on S3, a redirect to a 5-minute presigned URL."""
+    store = _store(request)
+    entry = _entry(store, dag_id, export_id)
+    if link:
+        url = store.storage.presigned_url(entry.file_key, expires_in=PRESIGNED_SECONDS)
+        if url:
+            return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+    file_name, opener = store.open(entry.id)
+    stack = ExitStack()
+    stream = stack.enter_context(opener)
+
+    def chunks():
+        with stack:
+            while data := stream.read(256 * 1024):
+                yield data
+
+    return StreamingResponse(
+        chunks(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": _attachment(file_name)}
+    )
+
+
+@router.get("/audiences/{dag_id}/exports/{export_id}/delete", name="confirm_delete",
+            dependencies=[Depends(requires_access_dag("DELETE"))])
+def confirm_delete(request: Request, user: GetUserDep, dag_id: str, export_id: str) -> HTMLResponse:
+    """Asks first; the deletion itself is the POST below."""
+    entry = _entry(_store(request), dag_id, export_id)
+    return _render(request, "confirm_delete.html", row=_row(entry), dag_id=dag_id, csrf=auth.csrf_token(user))
+
+
+@router.post("/audiences/{dag_id}/exports/{export_id}/delete", name="delete",
+             dependencies=[Depends(requires_access_dag("DELETE"))])
+def delete(
+    request: Request, user: GetUserDep, dag_id: str, export_id: str, csrf_token: Annotated[str, Form()] = ""
+) -> RedirectResponse:
+    auth.check_csrf(request, user, csrf_token)
+    store = _store(request)
+    entry = _entry(store, dag_id, export_id)
+    store.delete(entry.id)
+    target = request.url_for("index").path + "?" + urlencode({"notice": "deleted"})
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/audiences/{dag_id}/refresh", name="refresh",
+             dependencies=[Depends(requires_access_dag("POST", DagAccessEntity.RUN))])
+async def refresh(
+    request: Request, user: GetUserDep, dag_id: str, csrf_token: Annotated[str, Form()] = ""
+) -> RedirectResponse:
+    """Triggers the audience's DAG through Airflow's REST API with the user's own token."""
+    auth.check_csrf(request, user, csrf_token)
+    _audience(dag_id)
+    token = auth.user_token(request)
+    async with request.app.state.airflow_api(request) as client:
+        response = await client.post(
+            f"api/v2/dags/{quote(dag_id, safe='')}/dagRuns", json={"logical_date": None},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    if response.status_code >= 300:
+        code = response.status_code if 400 <= response.status_code < 500 else status.HTTP_502_BAD_GATEWAY
+        raise HTTPException(code, f"Airflow did not trigger {dag_id}: HTTP {response.status_code} {_detail(response)}")
+    target = request.url_for("audience", dag_id=dag_id).path + "?" + urlencode({"notice": "triggered"})
+    return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _detail(response) -> str:
+    try:
+        detail = response.json().get("detail", "")
+    except ValueError:
+        detail = ""
+    return str(detail)[:200]

@@ -1,0 +1,111 @@
+"""Airflow for the UI tests: a throwaway SQLite metadata DB, SimpleAuthManager users, real JWTs.
+
+The environment is set when this module is imported, before anything imports airflow (its
+configuration is read once, at import). Settings that may have been read already by another test
+package are also forced through `conf.set`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="sna-ui-airflow-"))
+JWT_SECRET = "sna-ui-tests-" + "0123456789abcdef" * 5
+AUTH_SETTINGS = {
+    ("core", "auth_manager"): "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+    ("core", "simple_auth_manager_users"): "admin:admin,viewer:viewer",
+    ("core", "simple_auth_manager_all_admins"): "False",
+    ("api_auth", "jwt_secret"): JWT_SECRET,
+}
+os.environ.setdefault("AIRFLOW_HOME", str(_HOME))
+os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME / 'airflow.db'}")
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+for (_section, _key), _value in AUTH_SETTINGS.items():
+    os.environ[f"AIRFLOW__{_section.upper()}__{_key.upper()}"] = _value
+
+ORIGIN = "http://testserver"
+
+
+@pytest.fixture(scope="session")
+def airflow_auth():
+    """A migrated metadata DB (the auth checks query it) and an initialised auth manager."""
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.configuration import conf
+    from airflow.utils.db import initdb
+
+    for (section, key), value in AUTH_SETTINGS.items():
+        conf.set(section, key, value)
+    initdb()
+    manager = create_auth_manager()
+    manager.init()
+    return manager
+
+
+@pytest.fixture(scope="session")
+def tokens(airflow_auth) -> dict[str, str]:
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return {role: airflow_auth.generate_jwt(SimpleAuthManagerUser(username=role, role=role))
+            for role in ("admin", "viewer")}
+
+
+@pytest.fixture
+def store(tmp_path):
+    from sna.exports import ExportStore
+    from sna.runtime import create_registry
+    from sna.storage import LocalStorage
+
+    registry = create_registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    yield ExportStore(LocalStorage(tmp_path / "files"), registry)
+    registry.dispose()
+
+
+def add_export(store, audience: str = "newsletter_fr", *, platform: str = "google", day: int = 0,
+               content: bytes = b"Email,Phone\nx@example.com,+33600000000\n", file_key: str | None = None,
+               **fields):
+    """A stored file and its entry, as the pipeline records them."""
+    from sna.registry import ExportEntry
+
+    reference = date(2024, 1, 1) + timedelta(days=day)
+    key = file_key or f"{audience}/{platform}/{audience}_{platform}_{reference.isoformat()}.csv"
+    with store.storage.open_writer(key) as writer:
+        writer.write(content)
+    values = {
+        "id": f"{audience[:20]}-{day:05d}", "run_key": f"{audience}/{reference.isoformat()}", "audience": audience,
+        "platform": platform, "hashing": "sha256", "filters": {"consent": "newsletter", "countries": ["FR"],
+                                                       "require_complete": True},
+        "reference_date": reference, "created_at": datetime(2024, 1, 1, 6, tzinfo=UTC) + timedelta(days=day),
+        "file_uri": store.storage.uri(key), "file_key": key, "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(), "rows": 2 + day, "scanned": 10 + 2 * day,
+        "excluded": {"missing_phone": 5 + day, "no_consent": 3}, "warnings": [], "dag_run_id": None,
+    }
+    values.update(fields)
+    return store.commit(ExportEntry(**values))
+
+
+@pytest.fixture
+def make_client(airflow_auth):
+    """A TestClient on the plugin app; `as_user` signs it in with the UI's `_token` cookie."""
+    from fastapi.testclient import TestClient
+
+    from sna_ui.app import create_app
+
+    clients: list[TestClient] = []
+
+    def make(store, token: str | None = None, **app_kwargs) -> TestClient:
+        client = TestClient(create_app(store_factory=lambda: store, **app_kwargs), follow_redirects=False)
+        if token:
+            client.cookies.set("_token", token)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+

@@ -1,0 +1,81 @@
+"""Per-audience permissions and "refresh now" against Airflow's real REST API (in process)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.ui.conftest import ORIGIN, add_export
+
+
+@pytest.fixture
+def secret_audience_hidden(airflow_auth):
+    """An auth manager that, like a real RBAC setup, lets non-admins read every DAG but `sna_secret`."""
+    from airflow.api_fastapi import app as airflow_app
+
+    class OneSecretDag(type(airflow_auth)):
+        def is_authorized_dag(self, *, method, user, access_entity=None, details=None):
+            if details is not None and details.id == "sna_secret" and user.role != "admin":
+                return False
+            return super().is_authorized_dag(method=method, user=user, access_entity=access_entity,
+                                             details=details)
+
+    restricted = OneSecretDag()
+    restricted.init()
+    original = airflow_app._AuthManagerState.instance
+    airflow_app._AuthManagerState.instance = restricted
+    yield
+    airflow_app._AuthManagerState.instance = original
+
+
+def test_list_shows_only_audiences_whose_dag_the_user_may_read(store, make_client, tokens, secret_audience_hidden):
+    for day in range(3):
+        add_export(store, "public_a", day=day)
+        add_export(store, "secret", day=day)
+        add_export(store, "public_b", day=day, platform="meta")
+    viewer = make_client(store, tokens["viewer"])
+    page = viewer.get("/?per_page=5").text
+    assert "6 exports" in page and "Page 1 of 2" in page
+    assert "secret-" not in page and ">secret<" not in page
+    assert "secret-" not in viewer.get("/?per_page=5&page=2").text
+    assert "0 exports" in viewer.get("/?audience=secret").text
+    assert "public_b-00000" in viewer.get("/?platform=meta").text
+    assert viewer.get("/audiences/sna_secret").status_code == 403
+    assert viewer.get("/audiences/sna_secret/exports/secret-00000").status_code == 403
+    admin_page = make_client(store, tokens["admin"]).get("/").text
+    assert "9 exports" in admin_page and "secret-00000" in admin_page
+
+
+@pytest.fixture(scope="module")
+def airflow_api():
+    """Airflow's own API app, called in process: the plugin's request is a real REST call."""
+    from airflow.api_fastapi.app import create_app
+
+    api = create_app(apps="core")
+    return lambda request: httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://airflow")
+
+
+def _csrf(client, audience: str) -> str:
+    page = client.get(f"/audiences/sna_{audience}").text
+    marker = 'name="csrf_token" value="'
+    start = page.index(marker) + len(marker)
+    return page[start:page.index('"', start)]
+
+
+def test_refresh_calls_airflow_with_the_users_own_token(store, make_client, tokens, airflow_api):
+    add_export(store, "newsletter_fr")
+    client = make_client(store, tokens["admin"], airflow_api=airflow_api)
+    response = client.post("/audiences/sna_newsletter_fr/refresh",
+                           data={"csrf_token": _csrf(client, "newsletter_fr")}, headers={"Origin": ORIGIN})
+    # Airflow authenticated the admin's token and looked for the DAG, which this metadata DB lacks.
+    assert response.status_code == 404
+    assert "Airflow did not trigger sna_newsletter_fr: HTTP 404" in response.text
+
+
+def test_refresh_refuses_cross_site_posts(store, make_client, tokens, airflow_api):
+    add_export(store, "newsletter_fr")
+    client = make_client(store, tokens["admin"], airflow_api=airflow_api)
+    response = client.post("/audiences/sna_newsletter_fr/refresh",
+                           data={"csrf_token": _csrf(client, "newsletter_fr")},
+                           headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
