@@ -2,9 +2,9 @@
 
 Parsing is the slow part of normalization (tens of microseconds a number), so each distinct
 (raw text, region) pair of a chunk is parsed once, and an LRU cache carries the results across
-chunks (shops repeat the same switchboard and placeholder numbers). `parse_unique_phones` is the
-single place that calls the library: a faster vectorized parser can replace it without touching
-the callers.
+chunks (shops repeat the same switchboard and placeholder numbers). `parse_unique_phones` first
+runs the vectorized fast path (`phone_fastpath.py`: the library's own metadata applied to whole
+columns, ~10x faster) and parses one by one only what the fast path leaves undecided.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 
+from sna.normalize.phone_fastpath import fast_e164
 from sna.normalize.text import TEXT_DTYPE, as_text, field_status, is_blank, trim
 
 # Sequences that marketplaces and demo data use as "no phone" (§5), as national significant numbers.
@@ -48,7 +49,10 @@ def e164_or_none(raw: str, region: str | None) -> str | None:
 
 def parse_unique_phones(raws: Sequence[str], regions: Sequence[str | None]) -> list[str | None]:
     """E.164 (with `+`) or None for each (raw, region) pair; pairs are already distinct."""
-    return [e164_or_none(raw, region) for raw, region in zip(raws, regions, strict=True)]
+    decided, results = fast_e164(pd.Series(list(raws), dtype=TEXT_DTYPE), pd.Series(list(regions), dtype=TEXT_DTYPE))
+    for row in np.flatnonzero(~decided).tolist():
+        results[row] = e164_or_none(raws[row], regions[row])
+    return results.tolist()
 
 
 def parse_phones(phone: pd.Series, phone_mobile: pd.Series, country: pd.Series) -> pd.DataFrame:
