@@ -1,0 +1,77 @@
+"""`python -m bench`: shops of N customers in MariaDB, then the product's exports, the physical
+floor, the naive baseline and the DAG parse, side by side on the same data and storage."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from bench.measure import ROOT, run_child
+from bench.report import render_table, write_json
+from bench.s3 import BenchS3
+from bench.shop import ensure_shop
+
+PARTS = ("export", "floor", "naive", "dagparse")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--sizes", default="100000,1000000", help="customer counts, comma-separated")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"which measures ({', '.join(PARTS)})")
+    parser.add_argument("--platforms", default="google,meta", help="platforms of the product exports")
+    parser.add_argument("--naive-platforms", default="google,meta", help="platforms of the naive baseline")
+    parser.add_argument("--naive-sizes", default=None,
+                        help="customer counts for the naive baseline (default: every size; ~7 min at 1M)")
+    parser.add_argument("--audiences", type=int, default=200, help="audience files for the DAG parse")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    parser.add_argument("--rebuild", action="store_true", help="rewrite the bench shops even if present")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    parts = set(args.parts.split(","))
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
+    results: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                               "sizes": {}, "shop_load_seconds": {}}
+    shops = {}
+    for size in sizes:
+        shops[size], loaded = ensure_shop(size, rebuild=args.rebuild)
+        if loaded is not None:
+            results["shop_load_seconds"][str(size)] = round(loaded, 1)
+    with BenchS3() as s3:
+        env = s3.environment()
+        for size in sizes:
+            measures: dict[str, Any] = {}
+            results["sizes"][str(size)] = measures
+            common = {"source_url": shops[size]}
+            if "floor" in parts:
+                print(f"[{size:,}] floor ...", flush=True)
+                measures["floor"] = run_child("floor", {**common, "storage_url": s3.storage_url(f"floor{size}")}, env)
+            if "export" in parts:
+                for name in args.platforms.split(","):
+                    print(f"[{size:,}] export {name} ...", flush=True)
+                    measures[f"export:{name}"] = run_child(
+                        "product", {**common, "storage_url": s3.storage_url(f"product{size}"), "platform": name}, env)
+            naive_sizes = args.sizes if args.naive_sizes is None else args.naive_sizes
+            if "naive" in parts and str(size) in naive_sizes.replace("_", "").split(","):
+                for name in args.naive_platforms.split(","):
+                    print(f"[{size:,}] naive {name} ...", flush=True)
+                    measures[f"naive:{name}"] = run_child(
+                        "naive", {**common, "storage_url": s3.storage_url(f"naive{size}"), "platform": name}, env)
+    if "dagparse" in parts:
+        print(f"DAG parse with {args.audiences} audiences ...", flush=True)
+        results["dagparse"] = run_child("dagparse", {"count": args.audiences})
+    print()
+    print(render_table(results))
+    write_json(results, args.out)
+    print(f"\nwritten {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The benchmark table: one row per measure, ratios to the floor and to the naive pipeline, the
+memory growth from the smallest to the largest shop, checked against the issue's targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+TARGETS = {
+    "google_1m_seconds": 15.0, "meta_1m_seconds": 20.0, "peak_mb": 1024.0, "memory_growth": 1.5,
+    "floor_ratio": 2.5, "naive_ratio": 4.0, "dag_parse_seconds": 2.0,
+}
+
+
+def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    sizes = sorted(results["sizes"], key=int)
+    for size in sizes:
+        measures = results["sizes"][size]
+        floor = measures.get("floor", {}).get("seconds")
+        for name, measure in measures.items():
+            platform = name.split(":")[-1]
+            naive = measures.get(f"naive:{platform}", {}).get("seconds") if name.startswith("export") else None
+            smallest = results["sizes"][sizes[0]].get(name, {}).get("peak_rss_mb")
+            rows.append({
+                "measure": name, "customers": int(size), "seconds": measure["seconds"],
+                "rows_per_s": round(int(size) / measure["seconds"]) if measure["seconds"] else None,
+                "peak_mb": measure["peak_rss_mb"],
+                "x_floor": round(measure["seconds"] / floor, 2) if floor else None,
+                "naive_x": round(naive / measure["seconds"], 2) if naive else None,
+                "mem_growth": round(measure["peak_rss_mb"] / smallest, 2)
+                if smallest and size != sizes[0] else None,
+            })
+    if "dagparse" in results:
+        d = results["dagparse"]
+        rows.append({"measure": f"dag parse ({d['audiences']} audiences, {d['dags']} DAGs)", "customers": None,
+                     "seconds": d["seconds"], "rows_per_s": None, "peak_mb": d["peak_rss_mb"], "x_floor": None,
+                     "naive_x": None, "mem_growth": None, "cold_seconds": d["cold_seconds"]})
+    return rows
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(figure, measured, met?) for each target of the issue that this run measured."""
+    one_m = results["sizes"].get("1000000", {})
+    checks: list[tuple[str, str, bool | None]] = []
+    for platform, limit in (("google", TARGETS["google_1m_seconds"]), ("meta", TARGETS["meta_1m_seconds"])):
+        m = one_m.get(f"export:{platform}")
+        if m:
+            checks.append((f"1M {platform} export <= {limit:.0f} s", f"{m['seconds']:.1f} s", m["seconds"] <= limit))
+            checks.append((f"1M {platform} peak <= 1 GB", f"{m['peak_rss_mb']:.0f} MB",
+                           m["peak_rss_mb"] <= TARGETS["peak_mb"]))
+    for row in build_rows(results):
+        if row["customers"] == 1_000_000 and row["measure"].startswith("export"):
+            if row["mem_growth"] is not None:
+                checks.append((f"{row['measure']} memory 1M/100k <= 1.5", f"{row['mem_growth']}",
+                               row["mem_growth"] <= TARGETS["memory_growth"]))
+            if row["x_floor"] is not None:
+                checks.append((f"{row['measure']} time / floor <= 2.5", f"{row['x_floor']}",
+                               row["x_floor"] <= TARGETS["floor_ratio"]))
+            if row["naive_x"] is not None:
+                checks.append((f"naive / {row['measure']} >= 4", f"{row['naive_x']}",
+                               row["naive_x"] >= TARGETS["naive_ratio"]))
+    if "dagparse" in results:
+        s = results["dagparse"]["seconds"]
+        checks.append(("DAG file parse, 200 audiences <= 2 s", f"{s:.2f} s", s <= TARGETS["dag_parse_seconds"]))
+    return checks
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_table(results: dict[str, Any]) -> str:
+    header = ("measure", "customers", "rows/s", "wall s", "peak MB", "x floor", "naive/x", "mem 1M/100k")
+    keys = ("measure", "customers", "rows_per_s", "seconds", "peak_mb", "x_floor", "naive_x", "mem_growth")
+    body = [[_cell(row.get(k)) for k in keys] for row in build_rows(results)]
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in body]
+    lines.append("")
+    lines.append("targets:")
+    for figure, measured, met in targets(results):
+        lines.append(f"  [{'met' if met else 'MISSED'}] {figure}: {measured}")
+    return "\n".join(lines)
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {**results, "table": build_rows(results),
+                "targets": [{"figure": f, "measured": m, "met": ok} for f, m, ok in targets(results)]}
+    path.write_text(json.dumps(document, indent=2, sort_keys=True))
