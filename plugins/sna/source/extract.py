@@ -2,7 +2,7 @@
 
 Follows `prestashop-source.md`: every query is driven from the customer table; the address is the
 newest active, non-deleted one, else the invoice address of the latest order (valid orders first);
-order facts come from one grouped sub-query. Dates are read as text so that zero dates
+order facts are computed per customer. Dates are read as text so that zero dates
 (`0000-00-00`) never break a driver; they are judged later by the normalizers. Values from the
 audience file reach SQL only as bound parameters; the table prefix is a validated identifier.
 """
@@ -13,25 +13,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
 from sna.audience import GroupRef, SourceSpec
 from sna.errors import ConfigError, SourceError
+from sna.source.assemble import RAW_COLUMNS, ShopReference, assemble, empty_raw_frame, typed
+from sna.source.streams import OrderedStream, fetch_blocks, prefetch
 from sna.source.tables import ShopTables, shop_tables
 
-RAW_COLUMNS = (
-    "id_customer", "id_shop", "id_default_group", "is_guest", "deleted", "active", "newsletter", "optin",
-    "email", "firstname", "lastname", "birthday", "gender_type", "date_add",
-    "id_address", "postcode", "city", "phone", "phone_mobile", "country", "zip_code_format", "state",
-    "valid_orders", "first_order", "last_order", "total_spent", "in_groups_any",
-)
-_INT_COLUMNS = ("id_customer", "id_shop", "id_default_group", "is_guest", "deleted", "active", "newsletter",
-                "optin", "valid_orders", "in_groups_any")
-_FLOAT_COLUMNS = ("gender_type", "id_address", "total_spent")
-_STR_COLUMNS = tuple(name for name in RAW_COLUMNS if name not in _INT_COLUMNS + _FLOAT_COLUMNS)
+__all__ = ["RAW_COLUMNS", "ResolvedFilters", "ShopReader", "empty_raw_frame", "to_raw_frame"]
 
 
 def describe_url(engine: Engine) -> str:
@@ -58,10 +52,10 @@ class ResolvedFilters:
 class ShopReader:
     """Reads one PrestaShop database; the same code for MySQL/MariaDB and the SQLite demo shop."""
 
-    def __init__(self, engine: Engine, source: SourceSpec = SourceSpec()) -> None:
+    def __init__(self, engine: Engine, source: SourceSpec | None = None) -> None:
         self.engine = engine
-        self.source = source
-        self.tables: ShopTables = shop_tables(source.table_prefix)
+        self.source = source or SourceSpec()
+        self.tables: ShopTables = shop_tables(self.source.table_prefix)
 
     @contextmanager
     def _connect(self, doing: str) -> Iterator[Connection]:
@@ -111,89 +105,58 @@ class ShopReader:
                 groups_any_ids=self._group_ids(conn, groups_any, "groups_any") if groups_any else None,
             )
 
-    # -- the customer query -----------------------------------------------------------------
+    # -- the three scans ----------------------------------------------------------------------
 
-    def customer_query(self, groups_any_ids: Sequence[int] | None = None) -> sa.Select:
-        t = self.tables
-        c, a, o = t.customer, t.address, t.orders
-
-        live_address = (
-            select(
-                a.c.id_customer,
-                a.c.id_address,
-                func.row_number().over(
-                    partition_by=a.c.id_customer, order_by=(a.c.date_upd.desc(), a.c.id_address.desc())
-                ).label("rank"),
-            )
-            .where(a.c.deleted == 0, a.c.active == 1, a.c.id_customer > 0)
-            .subquery("live_address")
-        )
-        last_invoice = (
-            select(
-                o.c.id_customer,
-                o.c.id_address_invoice,
-                func.row_number().over(
-                    partition_by=o.c.id_customer,
-                    order_by=(o.c.valid.desc(), o.c.date_add.desc(), o.c.id_order.desc()),
-                ).label("rank"),
-            )
-            .subquery("last_invoice")
-        )
-        order_facts = (
-            select(
-                o.c.id_customer,
-                func.count().label("valid_orders"),
-                func.min(o.c.date_add).label("first_order"),
-                func.max(o.c.date_add).label("last_order"),
-                func.sum(o.c.total_paid_real / func.nullif(o.c.conversion_rate, 0)).label("total_spent"),
-            )
-            .where(o.c.valid == 1)
-            .group_by(o.c.id_customer)
-            .subquery("order_facts")
-        )
-        chosen = a.alias("chosen")
-        country, state, gender = t.country, t.state, t.gender
-        if groups_any_ids:
-            cg = t.customer_group
-            in_groups = sa.exists(
-                select(literal(1)).where(cg.c.id_customer == c.c.id_customer, cg.c.id_group.in_(list(groups_any_ids)))
-            )
-            in_groups_any = sa.case((in_groups, 1), else_=0)
-        else:
-            in_groups_any = literal(1)
-
-        query = (
-            select(
-                c.c.id_customer, c.c.id_shop, c.c.id_default_group, c.c.is_guest, c.c.deleted, c.c.active,
-                c.c.newsletter, c.c.optin, c.c.email, c.c.firstname, c.c.lastname,
-                cast(c.c.birthday, String).label("birthday"),
-                gender.c.type.label("gender_type"),
-                cast(c.c.date_add, String).label("date_add"),
-                chosen.c.id_address, chosen.c.postcode, chosen.c.city, chosen.c.phone, chosen.c.phone_mobile,
-                country.c.iso_code.label("country"), country.c.zip_code_format,
-                state.c.iso_code.label("state"),
-                func.coalesce(order_facts.c.valid_orders, 0).label("valid_orders"),
-                cast(order_facts.c.first_order, String).label("first_order"),
-                cast(order_facts.c.last_order, String).label("last_order"),
-                func.coalesce(order_facts.c.total_spent, 0).label("total_spent"),
-                in_groups_any.label("in_groups_any"),
-            )
-            .select_from(c)
-            .outerjoin(live_address, and_(live_address.c.id_customer == c.c.id_customer, live_address.c.rank == 1))
-            .outerjoin(last_invoice, and_(last_invoice.c.id_customer == c.c.id_customer, last_invoice.c.rank == 1))
-            .outerjoin(
-                chosen,
-                chosen.c.id_address == func.coalesce(live_address.c.id_address, last_invoice.c.id_address_invoice),
-            )
-            .outerjoin(country, country.c.id_country == chosen.c.id_country)
-            .outerjoin(state, and_(state.c.id_state == chosen.c.id_state, chosen.c.id_state > 0))
-            .outerjoin(gender, and_(gender.c.id_gender == c.c.id_gender, c.c.id_gender > 0))
-            .outerjoin(order_facts, order_facts.c.id_customer == c.c.id_customer)
-            .order_by(c.c.id_customer)
-        )
+    def _customer_scan(self) -> sa.Select:
+        c = self.tables.customer.c
+        query = select(
+            c.id_customer, c.id_shop, c.id_gender, c.id_default_group, c.is_guest, c.deleted, c.active,
+            c.newsletter, c.optin, c.email, c.firstname, c.lastname,
+            cast(c.birthday, String), cast(c.date_add, String),
+        ).order_by(c.id_customer)
         if self.source.shop_ids:
-            query = query.where(c.c.id_shop.in_(list(self.source.shop_ids)))
+            query = query.where(c.id_shop.in_(list(self.source.shop_ids)))
         return query
+
+    def _address_scan(self, *, by_ids: Sequence[int] | None = None) -> sa.Select:
+        a = self.tables.address.c
+        query = select(
+            a.id_customer, a.id_address, a.id_country, a.id_state, a.postcode, a.city, a.phone, a.phone_mobile,
+            a.active, a.deleted, cast(a.date_upd, String),
+        )
+        if by_ids is not None:
+            return query.where(a.id_address.in_(list(by_ids)))
+        # Ranked by the database: the first live row of a customer is its newest live address.
+        return query.where(a.id_customer > 0).order_by(a.id_customer, a.date_upd.desc(), a.id_address.desc())
+
+    def _order_scan(self) -> sa.Select:
+        o = self.tables.orders.c
+        # `* 1e0` makes MySQL return a float rather than a Decimal per row (and is harmless in SQLite).
+        amount = o.total_paid_real / func.nullif(o.conversion_rate, 0) * literal_column("1e0")
+        return select(
+            o.id_customer, o.id_order, o.valid, cast(o.date_add, String), o.id_address_invoice, amount,
+        ).order_by(o.id_customer, o.valid.desc(), o.date_add.desc(), o.id_order.desc())  # latest first
+
+    def _reference(self, groups_any_ids: Sequence[int] | None) -> ShopReference:
+        t = self.tables
+        with self._connect("reading countries, states and genders") as conn:
+            countries = conn.execute(select(t.country.c.id_country, t.country.c.iso_code,
+                                            t.country.c.zip_code_format)).all()
+            states = conn.execute(select(t.state.c.id_state, t.state.c.iso_code)).all()
+            genders = conn.execute(select(t.gender.c.id_gender, t.gender.c.type)).all()
+            members = None
+            if groups_any_ids:
+                cg = t.customer_group.c
+                members = np.array(sorted(conn.execute(
+                    select(cg.id_customer).where(cg.id_group.in_(list(groups_any_ids))).distinct()
+                ).scalars()), dtype="int64")
+        return ShopReference(
+            country_codes={int(i): iso for i, iso, _ in countries},
+            zip_formats={int(i): fmt for i, _, fmt in countries},
+            states={int(i): iso for i, iso in states},
+            genders={int(i): float(kind) for i, kind in genders},
+            group_members=members,
+        )
 
     def count_customers(self) -> int:
         c = self.tables.customer
@@ -203,33 +166,34 @@ class ShopReader:
         with self._connect("counting customers") as conn:
             return int(conn.execute(query).scalar() or 0)
 
+    def _lookup_addresses(self, ids: Sequence[int]) -> list[tuple]:
+        return [row for block in fetch_blocks(self.engine, self._address_scan(by_ids=ids), len(ids))
+                for row in block]
+
     def iter_chunks(self, chunk_size: int = 50_000, groups_any_ids: Sequence[int] | None = None
                     ) -> Iterator[pd.DataFrame]:
         """Raw customer frames of at most `chunk_size` rows, in customer id order.
 
-        A server-side cursor (`stream_results`) keeps memory flat whatever the size of the shop.
+        Customers, addresses and orders are three scans ordered by customer id on three
+        connections with server-side cursors, merged chunk by chunk (`streams.py`,
+        `assemble.py`): no join in the database, and memory flat whatever the size of the shop.
         """
-        query = self.customer_query(groups_any_ids)
-        with self._connect("reading customers") as conn:
+        reference = self._reference(groups_any_ids)
+        try:
+            addresses = OrderedStream(prefetch(fetch_blocks(self.engine, self._address_scan(), chunk_size)))
+            orders = OrderedStream(prefetch(fetch_blocks(self.engine, self._order_scan(), chunk_size)))
             try:
-                result = conn.execution_options(stream_results=True, max_row_buffer=chunk_size).execute(query)
-                for rows in result.partitions(chunk_size):
-                    yield to_raw_frame(rows)
-            except sa.exc.SQLAlchemyError as exc:
-                raise source_error(self.engine, exc, "reading customers") from None
+                for customers in prefetch(fetch_blocks(self.engine, self._customer_scan(), chunk_size)):
+                    last_id = customers[-1][0]
+                    yield assemble(customers, addresses.take_until(last_id), orders.take_until(last_id),
+                                   reference, self._lookup_addresses)
+            finally:
+                addresses.close()
+                orders.close()
+        except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            raise source_error(self.engine, exc, "reading customers") from None
 
 
 def to_raw_frame(rows: Sequence[Sequence]) -> pd.DataFrame:
-    """Rows of the customer query as a raw customer frame with stable dtypes."""
-    frame = pd.DataFrame.from_records(rows, columns=list(RAW_COLUMNS))
-    for name in _INT_COLUMNS:
-        frame[name] = pd.to_numeric(frame[name], errors="coerce").fillna(0).astype("int64")
-    for name in _FLOAT_COLUMNS:
-        frame[name] = frame[name].astype("float64")
-    for name in _STR_COLUMNS:
-        frame[name] = frame[name].astype("str")
-    return frame
-
-
-def empty_raw_frame() -> pd.DataFrame:
-    return to_raw_frame([])
+    """Rows already in `RAW_COLUMNS` order as a raw customer frame (tests, tools)."""
+    return typed(pd.DataFrame.from_records(list(rows), columns=list(RAW_COLUMNS)))
