@@ -57,7 +57,7 @@ def fetch_blocks(engine: Engine, statement: sa.Executable, block_rows: int) -> I
 _DONE = object()
 
 
-def prefetch(blocks: Iterator[Sequence[tuple]], depth: int = 2) -> Iterator[Sequence[tuple]]:
+def prefetch(blocks: Iterator[Sequence[tuple]], depth: int = 1) -> Iterator[Sequence[tuple]]:
     """The same blocks, read ahead by a thread, so the database works while the caller computes.
 
     The driver releases the GIL while it waits for the server, so reading overlaps with pandas
