@@ -9,6 +9,8 @@ fixed key, so a rerun replaces rather than adds.
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -24,6 +26,7 @@ from sna.audience import Audience
 from sna.errors import DataContractError, NotFoundError, StorageError
 from sna.exports import ExportStore
 from sna.filters import FilterPlan, SuppressionList
+from sna.locks import Holder, RunLocks
 from sna.normalize import Profile, profile_for
 from sna.registry import ExportEntry, new_export_id
 from sna.render import CsvRenderer
@@ -141,6 +144,7 @@ class ExportPipeline:
         self.chunk_size = chunk_size
         self.tmp_dir = tmp_dir
         self.progress = progress or NoProgress()
+        self.locks = RunLocks(store.registry.engine, f"{store.registry.table.name}_leases")
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -371,24 +375,27 @@ class ExportPipeline:
     # -- all stages in one go (command line, benchmark) -------------------------------------
 
     def run(self, job: ExportJob, *, dry_run: bool = False) -> ExportReport:
-        """Every stage in order; the staging area is removed whatever happens."""
-        try:
-            self.extract(job)
-            stats = self.validate(job)
-            if dry_run:
-                return self._report(job, stats, dry_run=True)
-            self.render(job)
-            self.publish(job)
-            return self.record(job)
-        except BaseException:
-            if not dry_run:
-                self._drop_unrecorded_file(job)
-            raise
-        finally:
+        """Every stage in order, under the run's lease (a concurrent run of the same audience and date
+        is refused); the staging area is removed whatever happens."""
+        holder = Holder(owner=f"{(job.run_id or 'sna-run')[:250]}:{uuid.uuid4().hex[:12]}", pid=os.getpid())
+        with self.locks.held(job.run_key, holder):
             try:
-                self.cleanup(job)
-            except StorageError:
-                pass  # the storage failure that matters was already raised; housekeeping will sweep
+                self.extract(job)
+                stats = self.validate(job)
+                if dry_run:
+                    return self._report(job, stats, dry_run=True)
+                self.render(job)
+                self.publish(job)
+                return self.record(job)
+            except BaseException:
+                if not dry_run:
+                    self._drop_unrecorded_file(job)
+                raise
+            finally:
+                try:
+                    self.cleanup(job)
+                except StorageError:
+                    pass  # the storage failure that matters was already raised; housekeeping will sweep
 
     def _drop_unrecorded_file(self, job: ExportJob) -> None:
         """After a failure, a published file that no entry points to must not stay."""

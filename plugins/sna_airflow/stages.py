@@ -8,13 +8,20 @@ the run's staging area in the storage, never through XCom.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, chain, task
 from airflow.sdk.exceptions import AirflowSkipException
 
+from sna.errors import PermanentError
+from sna.locks import Holder, RunInProgressError
 from sna_airflow.connections import airflow_runtime
 from sna_airflow.context import AudienceOf, export_job, is_dry_run
+
+if TYPE_CHECKING:
+    from sna.pipeline import ExportJob, ExportPipeline
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +33,34 @@ def _log_counts(stats: dict[str, Any]) -> None:
         log.warning("%s", warning)
 
 
+@contextmanager
+def run_lease(pipeline: ExportPipeline, job: ExportJob, context: Any, *, last: bool = False) -> Iterator[None]:
+    """Holds (takes or renews) the run's lease for one stage: a concurrent `sna run` or an ad-hoc run
+    of the same audience and date is refused. Released after the last stage, or when the run fails
+    for good (a permanent error); a transient failure keeps it for the task's retry."""
+    dag_id = context["dag_run"].dag_id
+    holder = Holder(owner=f"airflow:{dag_id}:{context['run_id']}", series=f"airflow:{dag_id}")
+    pipeline.locks.acquire(job.run_key, holder)
+    try:
+        yield
+    except PermanentError as error:
+        if not isinstance(error, RunInProgressError):
+            pipeline.locks.release(job.run_key, holder.owner)
+        raise
+    if last:
+        pipeline.locks.release(job.run_key, holder.owner)
+
+
 def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None) -> None:
     """Adds the five tasks, in order, to the DAG being defined."""
 
     @task(task_id="extract", multiple_outputs=False)
     def extract(**context: Any) -> dict[str, Any]:
+        job = export_job(audience_of, context)
         with airflow_runtime() as runtime:
-            return runtime.pipeline().extract(export_job(audience_of, context))
+            pipeline = runtime.pipeline()
+            with run_lease(pipeline, job, context):
+                return pipeline.extract(job)
 
     @task(task_id="validate", multiple_outputs=False)
     def validate(**context: Any) -> dict[str, Any]:
@@ -40,9 +68,10 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None) -> No
         job = export_job(audience_of, context)
         with airflow_runtime() as runtime:
             pipeline = runtime.pipeline()
-            stats = pipeline.validate(job)
-            if is_dry_run(context):
-                pipeline.cleanup(job)
+            with run_lease(pipeline, job, context, last=is_dry_run(context)):
+                stats = pipeline.validate(job)
+                if is_dry_run(context):
+                    pipeline.cleanup(job)
         _log_counts(stats)
         return {**stats, "dry_run": is_dry_run(context)}
 
@@ -50,19 +79,28 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None) -> No
     def render(**context: Any) -> dict[str, Any]:
         if is_dry_run(context):
             raise AirflowSkipException("dry run: counts only, no file")
+        job = export_job(audience_of, context)
         with airflow_runtime() as runtime:
-            return runtime.pipeline().render(export_job(audience_of, context))
+            pipeline = runtime.pipeline()
+            with run_lease(pipeline, job, context):
+                return pipeline.render(job)
 
     @task(task_id="publish", multiple_outputs=False)
     def publish(**context: Any) -> dict[str, Any]:
+        job = export_job(audience_of, context)
         with airflow_runtime() as runtime:
-            return runtime.pipeline().publish(export_job(audience_of, context))
+            pipeline = runtime.pipeline()
+            with run_lease(pipeline, job, context):
+                return pipeline.publish(job)
 
     @task(task_id="record", multiple_outputs=False, outlets=[outlet] if outlet is not None else [])
     def record(**context: Any) -> dict[str, Any]:
         """Records the entry, removes the staging and announces the fresh audience (Asset event)."""
+        job = export_job(audience_of, context)
         with airflow_runtime() as runtime:
-            report = runtime.pipeline().record(export_job(audience_of, context))
+            pipeline = runtime.pipeline()
+            with run_lease(pipeline, job, context, last=True):
+                report = pipeline.record(job)
         _log_counts(report.to_dict())
         log.info("export %s: %s rows in %s", report.export_id, report.rows, report.file)
         if outlet is not None:
