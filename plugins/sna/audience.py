@@ -22,6 +22,8 @@ NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
 TABLE_PREFIX_PATTERN = r"^[A-Za-z0-9_]{0,32}$"
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually")
 _DOMAIN_PATTERN = re.compile(r"^(\*\.)?([a-z0-9*-]+\.)*[a-z0-9*-]+$")
+_UNSAFE_PATH_TEXT = re.compile(r"[\x00-\x1f\x7f\\]|%(?:2e|2f|5c|00)", re.IGNORECASE)
+"""What a suppression list path never needs: a NUL byte cannot name a file, the others hide a `..`."""
 
 
 class _Strict(BaseModel):
@@ -50,7 +52,7 @@ class Filters(_Strict):
     consent: Literal["any", "newsletter", "optin", "newsletter_or_optin"] = "any"
     countries: Annotated[list[str], Field(min_length=1, max_length=300)] | None = None
     min_valid_orders: Annotated[int, Field(ge=0)] | None = None
-    min_total_spent: Annotated[float, Field(ge=0)] | None = None
+    min_total_spent: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     ordered_within_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
     include_guests: bool = True
 
@@ -112,6 +114,11 @@ class Audience(_Strict):
     def _suppression_path(cls, path: Path | None) -> Path | None:
         if path is not None and (".." in path.parts or str(path).strip() == ""):
             raise ValueError("must be a path without '..' segments")
+        if path is not None and not path.parts:
+            raise ValueError("must name a file (got an empty path)")
+        if path is not None and _UNSAFE_PATH_TEXT.search(str(path)):
+            raise ValueError("must be a path without control characters, backslashes or percent-encoded "
+                             "'.', '/', '\\' or NUL")
         return path
 
     @model_validator(mode="after")
@@ -173,6 +180,33 @@ def _errors_of(file: str, exc: ValidationError) -> list[AudienceFileError]:
     return errors
 
 
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    """A key given twice in one mapping: YAML would silently keep the last value."""
+
+    def __init__(self, key: str, mark: yaml.Mark) -> None:
+        super().__init__(problem=f"duplicate key {key!r}", problem_mark=mark)
+        self.key = key
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing duplicate keys (a second `platform:` must not win unnoticed)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges: its keys may be overridden on purpose
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if duplicate:
+                raise DuplicateKeyError(str(key), key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> tuple[Any, list[AudienceFileError]]:
     file = str(path)
     try:
@@ -186,7 +220,16 @@ def _read_yaml(path: Path) -> tuple[Any, list[AudienceFileError]]:
     except UnicodeDecodeError as exc:
         return None, [AudienceFileError(file, "", f"not UTF-8 text (byte {exc.start})")]
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader
+    except DuplicateKeyError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        return None, [AudienceFileError(file, exc.key, f"duplicate key (again at line {line}); give it once")]
+    except RecursionError:
+        return None, [AudienceFileError(file, "", "YAML nested too deeply")]
+    except yaml.reader.ReaderError as exc:
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character or "\0")
+        return None, [AudienceFileError(file, "", f"YAML syntax error: character U+{code:04X} at "
+                                                  f"position {exc.position} is not allowed")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -82,7 +82,8 @@ def _email_domain(raw_email: pd.Series) -> pd.Series:
 
 def _older_than(timestamps: pd.Series, limit: date) -> pd.Series:
     parsed = pd.to_datetime(timestamps, errors="coerce", format="%Y-%m-%d %H:%M:%S")
-    return parsed.isna() | (parsed.dt.date < limit)
+    # Compared as timestamps: `.dt.date` of a chunk where no date parses is not a date column.
+    return parsed.isna() | (parsed < pd.Timestamp(limit))
 
 
 def rule_masks(raw: pd.DataFrame, normalized_email: pd.Series, plan: FilterPlan

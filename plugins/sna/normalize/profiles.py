@@ -248,8 +248,13 @@ class MetaProfile(Profile):
 
     @staticmethod
     def _value(total_spent: pd.Series) -> pd.Series:
-        """Total of valid orders in the default currency, `.` decimal, 2 decimals, no sign."""
+        """Total of valid orders in the default currency, `.` decimal, 2 decimals, no sign.
+
+        Choice: a negative total (refunds over sales) is worth 0.00, and an infinite one (a zero
+        conversion rate) is unknown: empty. A sign would also start a spreadsheet formula."""
         amount = pd.to_numeric(total_spent, errors="coerce").astype("float64")
+        amount = amount.where(np.isfinite(amount.to_numpy()))
+        amount = amount.mask(amount <= 0, 0.0)
         return amount.map("{:.2f}".format, na_action="ignore").astype(tx.TEXT_DTYPE)
 
 

@@ -136,7 +136,8 @@ def _google_name(raw: pd.Series) -> pd.Series:
     text = text.str.replace(r"[\x{2010}\x{2011}]", "-", regex=True)
     text = text.str.replace(rf"{WHITESPACE}+", " ", regex=True)
     text = text.str.replace(r"[^\p{L}\p{M} '\-]+", "", regex=True)
-    text = text.str.replace(r" {2,}", " ", regex=True).str.replace(r"^[ '\-]+|[ '\-]+$", "", regex=True)
+    # A combining mark left at the start (its letter was dropped) would begin the cell with no letter.
+    text = text.str.replace(r" {2,}", " ", regex=True).str.replace(r"^[ '\-\p{M}]+|[ '\-]+$", "", regex=True)
     return text.str.lower()
 
 

@@ -37,6 +37,8 @@ VEHICLE_CODES: dict[str, tuple[str, ...]] = {
 }
 
 US = "US"
+MAX_FORMAT_LENGTH = 12
+"""`ps_country.zip_code_format` is a VARCHAR(12): a longer format is not the shop's, and is ignored."""
 _SAFE_ZIP = r"[A-Z0-9](?:[A-Z0-9 \-]*[A-Z0-9])?"
 _ALL_ZEROS = r"[0 \-]+"
 _US_ZIP = r"[0-9]{5}(?:-[0-9]{4})?"
@@ -65,6 +67,7 @@ def clean_zips(raw: pd.Series, country: pd.Series, zip_format: pd.Series) -> tup
 def _clean_zips(raw: pd.Series, country: pd.Series, zip_format: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = collapse_whitespace(raw.str.normalize("NFKC").str.upper())
     zip_format = zip_format.str.strip().str.upper().fillna("")
+    zip_format = zip_format.where(zip_format.str.len() <= MAX_FORMAT_LENGTH, "")
     valid = pd.Series(False, index=text.index)
     keys = country.fillna("") + "|" + zip_format
     for key in keys.dropna().unique():

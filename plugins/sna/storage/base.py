@@ -25,6 +25,8 @@ MAX_PRESIGNED_SECONDS = 300
 """Presigned links hand customer files to whoever holds them: keep them short-lived."""
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_PERCENT_ENCODED = re.compile(r"%[0-9a-f]{2}", re.IGNORECASE)
+"""`%2e%2e%2f` is `../` to whatever decodes a key again (a proxy, a web server); SNA's keys never need one."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def _check_segments(value: str, *, what: str, allow_trailing_slash: bool) -> Non
         raise ConfigError(f"invalid {what} {value!r}: control characters are not allowed")
     if "\\" in value:
         raise ConfigError(f"invalid {what} {value!r}: backslashes are not allowed")
+    if _PERCENT_ENCODED.search(value):
+        raise ConfigError(f"invalid {what} {value!r}: percent-encoded characters are not allowed")
     if value.startswith("/"):
         raise ConfigError(f"invalid {what} {value!r}: must be relative (no leading '/')")
     body = value[:-1] if allow_trailing_slash and value.endswith("/") else value
