@@ -85,6 +85,13 @@ def sweep_staging(storage: Storage, now: datetime, max_age: timedelta = STAGING_
     return removed
 
 
+def abort_stale_uploads(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE) -> int:
+    """Aborts the multipart uploads older than `max_age` (S3 only): a writer whose endpoint died
+    mid-upload could not abort its own, and the parts it sent would linger unseen (and billed)."""
+    abort = getattr(storage, "abort_incomplete_uploads", None)
+    return abort(initiated_before=now - max_age) if abort is not None else 0
+
+
 def reconcile(store: ExportStore, *, repair: bool, now: datetime) -> dict[str, Any]:
     """Entries whose file is gone and files without an entry; deleted when `repair` is set."""
     report = store.reconcile(repair=repair, now=now)

@@ -13,6 +13,7 @@ import io
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
@@ -239,15 +240,19 @@ class S3Storage(Storage):
                 "get_object", Params={"Bucket": self.bucket, "Key": full_key}, ExpiresIn=seconds
             )
 
-    def abort_incomplete_uploads(self, prefix: str = "") -> int:
+    def abort_incomplete_uploads(self, prefix: str = "", initiated_before: datetime | None = None) -> int:
         """Abort multipart uploads left under `prefix` by writers that died before they could abort
-        (for example when the endpoint vanished mid-upload); returns how many were aborted."""
+        (for example when the endpoint vanished mid-upload); returns how many were aborted. With
+        `initiated_before`, younger uploads (a run still writing) are left alone."""
         validate_prefix(prefix)
         aborted = 0
         paginator = self.client.get_paginator("list_multipart_uploads")
         with self._errors("clean uploads under", prefix or "(all)"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for upload in page.get("Uploads", []) or []:
+                    started = upload.get("Initiated")
+                    if initiated_before is not None and started is not None and started >= initiated_before:
+                        continue
                     self.client.abort_multipart_upload(
                         Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                     )
