@@ -11,11 +11,11 @@ services:
 demo: setup
 	.venv/bin/python scripts/demo.py
 
-test: setup services
+test: setup services lint
 	.venv/bin/python -m pytest -q $(PYTEST_ARGS)
 
 lint: setup
-	.venv/bin/ruff check plugins dags tests bench
+	.venv/bin/ruff check plugins dags tests bench scripts
 	.venv/bin/ruff check --select AIR dags plugins
 
 bench: setup services

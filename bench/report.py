@@ -82,9 +82,9 @@ def render_table(results: dict[str, Any]) -> str:
     keys = ("measure", "customers", "rows_per_s", "seconds", "peak_mb", "x_floor", "naive_x", "mem_growth")
     body = [[_cell(row.get(k)) for k in keys] for row in build_rows(results)]
     widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in body]
+    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in body]
     lines.append("")
     lines.append("targets:")
     for figure, measured, met in targets(results):

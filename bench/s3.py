@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.fixtures.s3 import REGION, SeaweedS3
 
-__all__ = ["BenchS3", "REGION"]
+__all__ = ["REGION", "BenchS3"]
 
 
 class BenchS3:

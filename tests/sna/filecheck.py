@@ -56,7 +56,7 @@ def check_cells(
     hashed = GOOGLE_HASHED if platform == "google" else set(header) - META_UNHASHED
     for row in rows:
         assert len(row) == len(header)
-        for name, cell in zip(header, row):
+        for name, cell in zip(header, row, strict=True):
             if cell == "":
                 assert not (required and name in ("Email", "Phone", "email", "phone")), name
                 continue

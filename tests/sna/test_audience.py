@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from sna.audience import Audience, check_audience_file, load_audience, load_audiences
 from sna.errors import AudienceFileError
@@ -142,5 +143,5 @@ def test_folder_keeps_valid_audiences_and_reports_the_rest(tmp_path):
 
 def test_model_is_frozen():
     audience = Audience(name="a", platform="google")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         audience.name = "b"  # type: ignore[misc]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from sna.errors import NotFoundError, RegistryError
 from sna.exports import ExportStore
 from sna.registry import ExportEntry, Registry

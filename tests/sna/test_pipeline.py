@@ -9,12 +9,12 @@ from pathlib import Path
 import boto3
 import pytest
 import sqlalchemy as sa
+
 from sna.audience import Audience
 from sna.exports import ExportStore
 from sna.pipeline import ExportJob, ExportPipeline
 from sna.registry import Registry
 from sna.storage import open_storage
-
 from tests.sna.filecheck import GOOGLE_HASHED, META_HEADER, check_cells, read_rows
 
 REFERENCE = date(2026, 11, 1)
@@ -66,8 +66,8 @@ def test_plain_and_sha256_exports(pipeline, platform, tmp_path, s3_storage_url):
     check_cells(platform, "none", header, rows)
     check_cells(platform, "sha256", header, hashed_rows)
     hashed_columns = GOOGLE_HASHED if platform == "google" else set(header) - {"age"}
-    for clear_row, hashed_row in zip(rows, hashed_rows):
-        for name, clear, cell in zip(header, clear_row, hashed_row):
+    for clear_row, hashed_row in zip(rows, hashed_rows, strict=True):
+        for name, clear, cell in zip(header, clear_row, hashed_row, strict=True):
             if name in hashed_columns and clear:
                 assert cell == hashlib.sha256(clear.encode("utf-8")).hexdigest()
             else:

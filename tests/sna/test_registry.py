@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from sna.errors import ConfigError, RegistryError
 from sna.registry import ExportEntry, Registry, _to_row, new_export_id
 

@@ -74,7 +74,10 @@ def _names(
     last_index = rng.integers(0, len(LAST_NAMES), n)
     first_tokens = np.asarray([_ascii_token(name) for name in first_pool], dtype=object)
     last_tokens = np.asarray([_ascii_token(name) for name in LAST_NAMES], dtype=object)
-    as_str = lambda values: pd.Series(values).astype("str")
+
+    def as_str(values: np.ndarray) -> pd.Series:
+        return pd.Series(values).astype("str")
+
     return (
         as_str(first_pool[first_index]),
         as_str(np.asarray(LAST_NAMES, dtype=object)[last_index]),

@@ -40,10 +40,10 @@ class BulkWriter(ABC):
     def commit(self) -> None:
         self.connection.commit()
 
-    def defer_indexes(self) -> None:
+    def defer_indexes(self) -> None:  # noqa: B027 - optional hook, a no-op where indexes are cheap
         """Drop the indexes that make bulk inserts slow (rebuilt by `restore_indexes`)."""
 
-    def restore_indexes(self) -> None:
+    def restore_indexes(self) -> None:  # noqa: B027 - optional hook
         """Rebuild what `defer_indexes` dropped."""
 
     def close(self) -> None:

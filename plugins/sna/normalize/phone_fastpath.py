@@ -22,7 +22,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import phonenumbers
-from phonenumbers import PhoneMetadata, phonenumberutil as pnu
+from phonenumbers import PhoneMetadata
+from phonenumbers import phonenumberutil as pnu
 
 _SHAPE = r"\+?[0-9 .\-/()]+"
 _DIGITS_ONLY = re.compile(r"[0-9]+")

@@ -8,12 +8,11 @@ chunk of each stream at a time.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-
-import queue
-import threading
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+
 from sna.audience import SourceSpec
 from sna.errors import ConfigError, SourceError
 from sna.runtime import create_source_engine
 from sna.source.extract import RAW_COLUMNS, ShopReader
 from sna.source.schema import create_schema
-
 from tests.sna.source.shopdata import Shop
 
 

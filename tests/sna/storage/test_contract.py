@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+
 from sna.errors import ConfigError, NotFoundError
 from sna.storage import LocalStorage, Storage, open_storage
 

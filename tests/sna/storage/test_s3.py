@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import botocore.exceptions
 import pytest
+
 from sna.errors import ConfigError, StorageError
 from sna.storage import S3Storage, open_storage
 
