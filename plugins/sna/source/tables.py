@@ -7,14 +7,11 @@ an identifier and cannot be a bound parameter) and checked again here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import TableClause, column, table
 
-from sna.errors import ConfigError
-
-_PREFIX = re.compile(r"^[A-Za-z0-9_]{0,32}$")
+from sna.source.schema import validate_prefix
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "customer": (
@@ -53,8 +50,7 @@ class ShopTables:
 
 
 def shop_tables(prefix: str = "ps_") -> ShopTables:
-    if not _PREFIX.match(prefix):
-        raise ConfigError(f"source.table_prefix: {prefix[:40]!r} is not allowed (letters, digits, '_', 32 at most)")
+    validate_prefix(prefix)
     return ShopTables(**{
         name: table(prefix + name, *(column(col) for col in columns)) for name, columns in _COLUMNS.items()
     })
