@@ -252,6 +252,10 @@ class ExportPipeline:
     def validate(self, job: ExportJob) -> dict[str, Any]:
         """Staged raw customers -> staged candidate rows, the de-duplication mask and the counts."""
         staging = self.staging(job)
+        recorded = self._recorded_instead_of(job, staging, "extract.json", "extract")
+        if recorded is not None:
+            return {"scanned": recorded.scanned, "exported": recorded.rows, "excluded": dict(recorded.excluded),
+                    "warnings": list(recorded.warnings)}
         facts = staging.get_json("extract.json")
         selector = self._selector(job, facts["default_group_ids"])
         self.progress.start("validating", facts["scanned"])
@@ -275,6 +279,9 @@ class ExportPipeline:
     def render(self, job: ExportJob) -> dict[str, Any]:
         """Candidate rows -> the platform CSV (header, hashing, exact columns), staged."""
         staging = self.staging(job)
+        recorded = self._recorded_instead_of(job, staging, "validate.json", "validate")
+        if recorded is not None:
+            return {"rows": recorded.rows, "size": recorded.size, "sha256": recorded.sha256, "staged": None}
         stats = staging.get_json("validate.json")
         profile = profile_for(job.audience.platform)
         with staging.local_dir() as folder:
@@ -301,6 +308,10 @@ class ExportPipeline:
     def publish(self, job: ExportJob) -> dict[str, Any]:
         """The staged CSV -> its final key (a server-side copy, encrypted on S3); replaces a previous try."""
         staging = self.staging(job)
+        recorded = self._recorded_instead_of(job, staging, "render.json", "render")
+        if recorded is not None:
+            return {"file": recorded.file_uri, "key": recorded.file_key, "size": recorded.size,
+                    "sha256": recorded.sha256}
         rendered = staging.get_json("render.json")
         storage = self.store.storage
         storage.copy(staging.key("audience.csv"), job.file_key)
@@ -314,11 +325,9 @@ class ExportPipeline:
     def record(self, job: ExportJob) -> ExportReport:
         """The export entry, once its file is complete; then the staging area is removed."""
         staging = self.staging(job)
-        if not staging.exists("publish.json"):
-            existing = self.store.registry.find_by_run_key(job.run_key)
-            if existing is None:
-                raise NotFoundError(f"run {job.run_key}: nothing published to record (publish must run first)")
-            return self._report_of_entry(existing)
+        recorded = self._recorded_instead_of(job, staging, "publish.json", "publish")
+        if recorded is not None:
+            return self._report_of_entry(recorded)
         stats = staging.get_json("validate.json")
         published = staging.get_json("publish.json")
         if not self.store.storage.exists(published["key"]) or self.store.storage.size(published["key"]) != \
@@ -347,6 +356,17 @@ class ExportPipeline:
         self.store.commit(entry)
         staging.clear()
         return self._report_of_entry(entry)
+
+    def _recorded_instead_of(self, job: ExportJob, staging: Staging, needed: str, previous: str
+                             ) -> ExportEntry | None:
+        """When a stage's input is gone because the run already finished (a task rerun after success),
+        the recorded export stands in for it; otherwise the previous stage has not run."""
+        if staging.exists(needed):
+            return None
+        recorded = self.store.registry.find_by_run_key(job.run_key)
+        if recorded is None:
+            raise NotFoundError(f"run {job.run_key}: nothing staged by {previous} (it must run first)")
+        return recorded
 
     @staticmethod
     def applied_filters(audience: Audience) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from sna.audience import Audience
+from sna.errors import NotFoundError
 from sna.exports import ExportStore
 from sna.pipeline import ExportJob, ExportPipeline
 from sna.registry import Registry
@@ -115,11 +116,21 @@ def test_stages_one_by_one_are_idempotent(pipeline, s3_storage_url):
     published = pipeline.publish(job)
     assert pipeline.publish(job)["sha256"] == published["sha256"]
     report = pipeline.record(job)
-    again = pipeline.record(job)  # staging is gone: the recorded export is returned
-    assert again.export_id == report.export_id
-    assert len(pipeline.store.list(audience="staged")) == 1
     assert report.rows == validated["exported"] and report.scanned == extracted["scanned"]
     assert not [key for key in s3_objects(s3_storage_url) if "_staging" in key]
+    # Staging is gone: rerunning any later task after success returns what was recorded.
+    assert pipeline.record(job).export_id == report.export_id
+    assert pipeline.publish(job)["sha256"] == published["sha256"]
+    assert pipeline.render(job)["rows"] == report.rows
+    assert pipeline.validate(job) == validated
+    assert len(pipeline.store.list(audience="staged")) == 1
+    assert not [key for key in s3_objects(s3_storage_url) if "_staging" in key]
+
+
+def test_a_stage_before_its_input_is_refused(pipeline):
+    job = ExportJob(Audience(name="early", platform="google"), REFERENCE)
+    with pytest.raises(NotFoundError, match=r"run early/2026-11-01: nothing staged by extract"):
+        pipeline.validate(job)
 
 
 def test_dry_run_and_preview_write_nothing(pipeline, s3_storage_url):
