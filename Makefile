@@ -19,4 +19,4 @@ lint: setup
 	.venv/bin/ruff check --select AIR dags plugins
 
 bench: setup services
-	.venv/bin/python -m bench
+	.venv/bin/python -m bench --sizes 100000,1000000 --naive-sizes 100000
