@@ -51,27 +51,32 @@ def run_lease(pipeline: ExportPipeline, job: ExportJob, context: Any, *, last: b
         pipeline.locks.release(job.run_key, holder.owner)
 
 
+@contextmanager
+def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False
+                    ) -> Iterator[tuple[ExportPipeline, ExportJob]]:
+    """The run's job and a pipeline on Airflow's connections, under the run's lease, for one task."""
+    job = export_job(audience_of, context)
+    with airflow_runtime() as runtime:
+        pipeline = runtime.pipeline()
+        with run_lease(pipeline, job, context, last=last):
+            yield pipeline, job
+
+
 def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None) -> None:
     """Adds the five tasks, in order, to the DAG being defined."""
 
     @task(task_id="extract", multiple_outputs=False)
     def extract(**context: Any) -> dict[str, Any]:
-        job = export_job(audience_of, context)
-        with airflow_runtime() as runtime:
-            pipeline = runtime.pipeline()
-            with run_lease(pipeline, job, context):
-                return pipeline.extract(job)
+        with leased_pipeline(audience_of, context) as (pipeline, job):
+            return pipeline.extract(job)
 
     @task(task_id="validate", multiple_outputs=False)
     def validate(**context: Any) -> dict[str, Any]:
         """Filters and checks every customer; a dry run stops here and removes its staging."""
-        job = export_job(audience_of, context)
-        with airflow_runtime() as runtime:
-            pipeline = runtime.pipeline()
-            with run_lease(pipeline, job, context, last=is_dry_run(context)):
-                stats = pipeline.validate(job)
-                if is_dry_run(context):
-                    pipeline.cleanup(job)
+        with leased_pipeline(audience_of, context, last=is_dry_run(context)) as (pipeline, job):
+            stats = pipeline.validate(job)
+            if is_dry_run(context):
+                pipeline.cleanup(job)
         _log_counts(stats)
         return {**stats, "dry_run": is_dry_run(context)}
 
@@ -79,28 +84,19 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None) -> No
     def render(**context: Any) -> dict[str, Any]:
         if is_dry_run(context):
             raise AirflowSkipException("dry run: counts only, no file")
-        job = export_job(audience_of, context)
-        with airflow_runtime() as runtime:
-            pipeline = runtime.pipeline()
-            with run_lease(pipeline, job, context):
-                return pipeline.render(job)
+        with leased_pipeline(audience_of, context) as (pipeline, job):
+            return pipeline.render(job)
 
     @task(task_id="publish", multiple_outputs=False)
     def publish(**context: Any) -> dict[str, Any]:
-        job = export_job(audience_of, context)
-        with airflow_runtime() as runtime:
-            pipeline = runtime.pipeline()
-            with run_lease(pipeline, job, context):
-                return pipeline.publish(job)
+        with leased_pipeline(audience_of, context) as (pipeline, job):
+            return pipeline.publish(job)
 
     @task(task_id="record", multiple_outputs=False, outlets=[outlet] if outlet is not None else [])
     def record(**context: Any) -> dict[str, Any]:
         """Records the entry, removes the staging and announces the fresh audience (Asset event)."""
-        job = export_job(audience_of, context)
-        with airflow_runtime() as runtime:
-            pipeline = runtime.pipeline()
-            with run_lease(pipeline, job, context, last=True):
-                report = pipeline.record(job)
+        with leased_pipeline(audience_of, context, last=True) as (pipeline, job):
+            report = pipeline.record(job)
         _log_counts(report.to_dict())
         log.info("export %s: %s rows in %s", report.export_id, report.rows, report.file)
         if outlet is not None:
