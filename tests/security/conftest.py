@@ -13,7 +13,13 @@ import pytest
 
 from tests.airflow.conftest import airflow_db  # noqa: F401 - fixtures shared with tests/airflow
 from tests.security.figures import Figures
-from tests.ui.conftest import airflow_auth, make_client, store, tokens  # noqa: F401 - fixtures of tests/ui
+from tests.ui.conftest import (  # noqa: F401 - fixtures of tests/ui
+    airflow_auth,
+    make_client,
+    secret_audience_hidden,
+    store,
+    tokens,
+)
 
 
 @pytest.fixture(scope="session")

@@ -92,30 +92,6 @@ def url_of(path: str, values: dict[str, str]) -> str:
 # -- fixtures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def hidden_from_viewer(airflow_auth):
-    """An auth manager that, like a real RBAC set-up, lets non-admins read every DAG but `sna_secret`."""
-    from airflow.api_fastapi import app as airflow_app
-
-    class OneSecretDag(type(airflow_auth)):
-        def is_authorized_dag(self, *, method, user, access_entity=None, details=None):
-            if details is not None and details.id == "sna_secret" and user.role != "admin":
-                return False
-            return super().is_authorized_dag(method=method, user=user, access_entity=access_entity,
-                                             details=details)
-
-        def filter_authorized_dag_ids(self, *, dag_ids, user, method="GET", team_name=None):
-            allowed = super().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method=method)
-            return allowed if user.role == "admin" else allowed - {"sna_secret"}
-
-    restricted = OneSecretDag()
-    restricted.init()
-    original = airflow_app._AuthManagerState.instance
-    airflow_app._AuthManagerState.instance = restricted
-    yield
-    airflow_app._AuthManagerState.instance = original
-
-
 @pytest.fixture(scope="module")
 def airflow_api():
     from airflow.api_fastapi.app import create_app
@@ -179,7 +155,7 @@ def test_a_route_added_without_a_guard_is_caught(airflow_auth) -> None:
     assert any(p.startswith("GET /: no authorization") for p in problems)
 
 
-def test_every_route_refuses_whoever_may_not_use_it(store, make_client, tokens, hidden_from_viewer,
+def test_every_route_refuses_whoever_may_not_use_it(store, make_client, tokens, secret_audience_hidden,
                                                     airflow_api, figures) -> None:
     from sna_ui.app import create_app
 

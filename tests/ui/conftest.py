@@ -109,3 +109,26 @@ def make_client(airflow_auth):
     for client in clients:
         client.close()
 
+
+@pytest.fixture
+def secret_audience_hidden(airflow_auth):
+    """An auth manager that, like a real RBAC set-up, lets non-admins read every DAG but `sna_secret`."""
+    from airflow.api_fastapi import app as airflow_app
+
+    class OneSecretDag(type(airflow_auth)):
+        def is_authorized_dag(self, *, method, user, access_entity=None, details=None):
+            if details is not None and details.id == "sna_secret" and user.role != "admin":
+                return False
+            return super().is_authorized_dag(method=method, user=user, access_entity=access_entity,
+                                             details=details)
+
+        def filter_authorized_dag_ids(self, *, dag_ids, user, method="GET", team_name=None):
+            allowed = super().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method=method)
+            return allowed if user.role == "admin" else allowed - {"sna_secret"}
+
+    restricted = OneSecretDag()
+    restricted.init()
+    original = airflow_app._AuthManagerState.instance
+    airflow_app._AuthManagerState.instance = restricted
+    yield
+    airflow_app._AuthManagerState.instance = original

@@ -8,26 +8,6 @@ import pytest
 from tests.ui.conftest import ORIGIN, add_export
 
 
-@pytest.fixture
-def secret_audience_hidden(airflow_auth):
-    """An auth manager that, like a real RBAC setup, lets non-admins read every DAG but `sna_secret`."""
-    from airflow.api_fastapi import app as airflow_app
-
-    class OneSecretDag(type(airflow_auth)):
-        def is_authorized_dag(self, *, method, user, access_entity=None, details=None):
-            if details is not None and details.id == "sna_secret" and user.role != "admin":
-                return False
-            return super().is_authorized_dag(method=method, user=user, access_entity=access_entity,
-                                             details=details)
-
-    restricted = OneSecretDag()
-    restricted.init()
-    original = airflow_app._AuthManagerState.instance
-    airflow_app._AuthManagerState.instance = restricted
-    yield
-    airflow_app._AuthManagerState.instance = original
-
-
 def test_list_shows_only_audiences_whose_dag_the_user_may_read(store, make_client, tokens, secret_audience_hidden):
     for day in range(3):
         add_export(store, "public_a", day=day)
