@@ -32,6 +32,7 @@ from tests.airflow.conftest import (  # noqa: F401 - the DAG tests' fixtures, fo
     production_connections,
     sna_env,
 )
+from tests.fixtures.mariadb import server_answers
 from tests.fixtures.s3 import SeaweedS3
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -124,15 +125,7 @@ class PrivateMariaDB:
             time.sleep(0.1)
 
     def answers(self) -> bool:
-        engine = sa.create_engine(self.base_url, connect_args={"connect_timeout": 1})
-        try:
-            with engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
-            return True
-        except sa.exc.OperationalError:
-            return False
-        finally:
-            engine.dispose()
+        return server_answers(self.base_url)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush, connections cut mid-query (the fault under test)."""
