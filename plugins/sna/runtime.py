@@ -39,12 +39,7 @@ def create_source_engine(url: str) -> Engine:
 
 
 def create_registry(url: str) -> Registry:
-    try:
-        parsed = make_url(url)
-    except sa.exc.ArgumentError:
-        raise ConfigError("registry URL is not a SQLAlchemy URL (e.g. sqlite:////abs/registry.db)") from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    """The registry at `url` (Registry checks the URL and creates a SQLite file's folder), schema ensured."""
     registry = Registry(url)
     registry.ensure_schema()
     return registry
