@@ -8,14 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sna.normalize import profile_for
+
 PLATFORM_LABELS = {"google": "Google Ads", "meta": "Meta"}
-
-REQUIRED_FIELDS = {
-    "google": ["email", "phone", "first name", "last name", "zip", "country"],
-    "meta": ["email", "phone", "first name", "last name", "zip", "country", "city", "birthday"],
-}
-"""Fields a customer must have, valid, to be exported (platform-formats.md §6, require_complete)."""
-
 
 def dag_id_of(audience: str) -> str:
     """Every audience is refreshed by its own DAG (dags/sna_audiences.py)."""
@@ -34,7 +29,9 @@ def required_fields(platform: str, require_complete: bool = True) -> list[str]:
     otherwise just one main identifier."""
     if not require_complete:
         return ["email or phone (at least one)"]
-    return list(REQUIRED_FIELDS.get(platform, []))
+    if platform not in PLATFORM_LABELS:
+        return []
+    return [field.replace("_", " ") for field in profile_for(platform).required_fields]
 
 
 def human_size(size: int) -> str:
