@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -33,6 +32,7 @@ from tests.airflow.conftest import (  # noqa: F401 - the DAG tests' fixtures, fo
     sna_env,
 )
 from tests.fixtures.mariadb import server_answers
+from tests.fixtures.processes import free_port
 from tests.fixtures.s3 import SeaweedS3
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -80,19 +80,13 @@ def guarantees() -> Iterator[Guarantees]:
 # -- a private MariaDB ----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PrivateMariaDB:
     """A `mariadbd` of the test's own (data folder, socket, free port) that a test may kill."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.datadir = folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         subprocess.run(
             [INSTALL_DB, "--no-defaults", f"--datadir={self.datadir}", "--auth-root-authentication-method=normal",

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import traceback
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tests.fixtures.processes import airflow_api_server, free_port
 from tests.security.scan import Markers
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -61,12 +59,6 @@ platform: google
 filters:
   default_groups: [NoSuchGroupHere]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _letters(column: str) -> str:
@@ -182,31 +174,10 @@ def patched_environ(values: Mapping[str, str | None]) -> Iterator[None]:
 def execution_api_server(log_path: Path) -> Iterator[str]:
     """`airflow api-server --apps execution` on the test's metadata DB: what LocalExecutor's task
     processes talk to. Returns its execution API URL; stopped with its process group."""
-    port = free_port()
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
-    with log_path.open("ab") as log:
-        server = subprocess.Popen(
-            ["airflow", "api-server", "--host", "127.0.0.1", "--port", str(port), "--apps", "execution"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/execution/health", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"execution API server did not start; see {log_path}") from None
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/execution/"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+    with airflow_api_server(env, log_path, extra_args=("--apps", "execution"),
+                            health_path="/execution/health") as base:
+        yield f"{base}/execution/"
 
 
 def run_with_executor(dag_id: str, logical_date: datetime | None, conf: dict | None = None,

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from sna.errors import SnaError
-from tests.security.observed import free_port
+from tests.fixtures.processes import free_port
 from tests.security.scan import find_secrets, scan
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from datetime import date
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.processes import airflow_api_server
 
 PROJECT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT / "test-artifacts"
@@ -27,12 +25,6 @@ CHROMIUM = "/usr/bin/chromium"
 PASSWORDS = {"admin": "admin-e2e-pw", "viewer": "viewer-e2e-pw"}
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -78,29 +70,8 @@ def api_server(demo, tmp_path_factory):
         SNA_REGISTRY_URL=locations.registry_url,
     )
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=180)
-    port = _free_port()
-    log = (home / "api-server.log").open("wb")
-    server = subprocess.Popen(["airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"api-server did not start, see {home / 'api-server.log'}") from None
-                time.sleep(0.5)
+    with airflow_api_server(env, home / "api-server.log") as base:
         yield base
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.fixture(scope="module")
