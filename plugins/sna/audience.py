@@ -19,6 +19,11 @@ from sna.errors import AudienceFileError
 
 MAX_FILE_BYTES = 1_000_000
 NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
+MAX_ID = 2**32 - 1
+"""PrestaShop ids are INT(10) UNSIGNED: a larger number can match nothing and overflows the drivers."""
+RESERVED_NAMES = frozenset({"housekeeping", "adhoc_export", "audience_errors"})
+"""Names whose DAG (`sna_<name>`) or storage namespace SNA uses itself; names starting with `_` are
+internal prefixes of the storage (`_staging/`)."""
 TABLE_PREFIX_PATTERN = r"^[A-Za-z0-9_]{0,32}$"
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually")
 _DOMAIN_PATTERN = re.compile(r"^(\*\.)?([a-z0-9*-]+\.)*[a-z0-9*-]+$")
@@ -36,8 +41,8 @@ class SourceSpec(_Strict):
     """Where in the shop database the customers are read."""
 
     table_prefix: Annotated[str, Field(pattern=TABLE_PREFIX_PATTERN)] = "ps_"
-    shop_ids: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=1000)] | None = None
-    id_lang: Annotated[int, Field(ge=1)] | None = None
+    shop_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=1000)] | None = None
+    id_lang: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
 
 
 GroupRef = int | Annotated[str, Field(min_length=1, max_length=32)]
@@ -51,7 +56,7 @@ class Filters(_Strict):
     exclude_email_domains: Annotated[list[str], Field(max_length=10_000)] = []
     consent: Literal["any", "newsletter", "optin", "newsletter_or_optin"] = "any"
     countries: Annotated[list[str], Field(min_length=1, max_length=300)] | None = None
-    min_valid_orders: Annotated[int, Field(ge=0)] | None = None
+    min_valid_orders: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
     min_total_spent: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     ordered_within_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
     include_guests: bool = True
@@ -97,6 +102,15 @@ class Audience(_Strict):
     suppression_list: Path | None = None
     value: Literal["none", "total_spent"] = "none"
     retention_days: Annotated[int, Field(ge=1, le=36_500)] = 90
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_NAMES:
+            raise ValueError(f"{value!r} is reserved by SNA (its DAG sna_{value} is built in); choose another name")
+        if value.startswith("_"):
+            raise ValueError("must not start with '_' (internal storage prefixes such as _staging/ do)")
+        return value
 
     @field_validator("schedule")
     @classmethod

@@ -47,6 +47,10 @@ class SourceError(TransientError):
     """The shop database could not be read."""
 
 
+class SourceSchemaError(ConfigError):
+    """The shop database lacks a table SNA reads (a wrong table prefix): permanent."""
+
+
 class StorageError(TransientError):
     """The file storage (local folder or S3) failed."""
 

@@ -7,7 +7,11 @@ can still leave behind (an orphan file, an entry whose file is gone) is found by
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
+import uuid
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -16,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from sna.errors import NotFoundError, SnaError
+from sna.locks import Holder, RunInProgressError, RunLocks
 from sna.registry import ExportEntry, Registry
 from sna.storage import Storage
 
@@ -24,6 +29,18 @@ log = logging.getLogger(__name__)
 ORPHAN_GRACE = timedelta(hours=1)
 """A file younger than this may belong to an export that is about to be recorded: not an orphan yet."""
 
+EXPORT_KEY = re.compile(
+    r"^(?:adhoc_export/)?(?P<name>[a-z0-9][a-z0-9_]{0,63})/(?P<platform>google|meta)/"
+    r"(?P=name)_(?P=platform)_\d{4}-\d{2}-\d{2}(?:_\d{8}T\d{6}Z-[0-9a-f]{10})?\.csv$"
+)
+"""The only keys SNA writes for exports (`<audience>/<platform>/<audience>_<platform>_<date>_<id>.csv`,
+ad-hoc ones under `adhoc_export/`; keys without the id are from SNA 0.1). Reconcile and repair never
+touch anything else, so a storage shared with other files loses none of them."""
+
+
+def is_export_key(key: str) -> bool:
+    return EXPORT_KEY.match(key) is not None
+
 
 @dataclass
 class ReconcileReport:
@@ -31,11 +48,13 @@ class ReconcileReport:
 
     missing_files: list[ExportEntry] = field(default_factory=list)
     orphan_files: list[str] = field(default_factory=list)
+    mismatched: list[ExportEntry] = field(default_factory=list)
+    """Entries whose file is not the one they describe (another size, or another SHA-256)."""
     repaired: bool = False
 
     @property
     def consistent(self) -> bool:
-        return not self.missing_files and not self.orphan_files
+        return not self.missing_files and not self.orphan_files and not self.mismatched
 
 
 class ExportStore:
@@ -44,6 +63,7 @@ class ExportStore:
     def __init__(self, storage: Storage, registry: Registry) -> None:
         self.storage = storage
         self.registry = registry
+        self.locks = RunLocks(registry.engine)
 
     def list(self, **filters) -> list[ExportEntry]:
         return self.registry.list(**filters)
@@ -55,7 +75,10 @@ class ExportStore:
         return entry
 
     def file_name(self, entry: ExportEntry) -> str:
-        return PurePosixPath(entry.file_key).name
+        """The name a person downloads (`<audience>_<platform>_<date>.csv`), without the export id."""
+        name = PurePosixPath(entry.file_key).name
+        match = re.match(r"^(.*_\d{4}-\d{2}-\d{2})_\d{8}T\d{6}Z-[0-9a-f]{10}\.csv$", name)
+        return f"{match.group(1)}.csv" if match else name
 
     def download(self, export_id: str, dest: Path) -> Path:
         """Copy the export's file to `dest` (a file path, or an existing folder to keep the file's name)."""
@@ -72,27 +95,41 @@ class ExportStore:
 
     def delete(self, export_id: str) -> ExportEntry:
         """Delete the file, then the entry: a failure in between leaves an entry without file, which
-        `reconcile` reports, rather than a file nobody can find."""
+        `reconcile` reports, rather than a file nobody can find. Refused (RunInProgressError) while a
+        run of the same audience and date holds its lease: that run is about to replace this entry."""
         entry = self.get(export_id)
-        if not self.registry.has_file_key(entry.file_key, except_id=entry.id):
-            self.storage.delete(entry.file_key)
-        self.registry.delete(entry.id)
+        holder = Holder(owner=f"delete:{entry.id}:{uuid.uuid4().hex[:12]}", pid=os.getpid())
+        try:
+            with self.locks.held(entry.run_key, holder):
+                if not self.registry.has_file_key(entry.file_key, except_id=entry.id):
+                    self.storage.delete(entry.file_key)
+                self.registry.delete(entry.id)
+        except RunInProgressError:
+            raise RunInProgressError(
+                f"export {entry.id} cannot be deleted now: a run of {entry.run_key} is in progress; "
+                "try again when it has ended"
+            ) from None
         return entry
 
-    def commit(self, entry: ExportEntry) -> ExportEntry:
+    def commit(self, entry: ExportEntry, *, discard_on_failure: bool = True) -> ExportEntry:
         """Record an entry whose file is already stored.
 
-        If recording fails the file is deleted (unless an existing entry still points to the same key)
-        and the error re-raised. If the entry replaced an earlier run's entry stored under another key,
-        that older file is deleted.
+        If recording fails the file is deleted (unless an existing entry still points to the same key,
+        or the caller keeps it for a retry: `discard_on_failure=False`) and the error re-raised. If the
+        entry replaced an earlier run's entry stored under another key, that older file is deleted.
         """
         try:
             replaced = self.registry.record(entry)
         except BaseException:
-            self._discard_unrecorded(entry)
+            if discard_on_failure:
+                self._discard_unrecorded(entry)
             raise
         if replaced is not None and replaced.file_key != entry.file_key:
-            self._delete_quietly(replaced.file_key, reason=f"replaced by export {entry.id}")
+            if replaced.file_uri == self.storage.uri(replaced.file_key):
+                self._delete_quietly(replaced.file_key, reason=f"replaced by export {entry.id}")
+            else:
+                log.warning("export %s replaced export %s, whose file %s is in another storage than %s: "
+                            "delete it there", entry.id, replaced.id, replaced.file_uri, self.storage.url)
         return entry
 
     def _discard_unrecorded(self, entry: ExportEntry) -> None:
@@ -114,43 +151,57 @@ class ExportStore:
         self,
         *,
         repair: bool = False,
-        under: str = "",
-        ignore_prefixes: tuple[str, ...] = ("_staging/",),
+        verify_checksums: bool = False,
         now: datetime | None = None,
         grace: timedelta = ORPHAN_GRACE,
     ) -> ReconcileReport:
-        """Find entries whose file is gone and files (under `under`) without an entry; with `repair`,
-        delete both. Files younger than `grace` (relative to `now`) are not orphans yet: their export
-        may be committing right now."""
-        ignored = tuple(ignore_prefixes)
-        files = {info.key: info for info in self.storage.list(under) if not info.key.startswith(ignored)}
-        entries = [e for e in self.registry.iter_all() if e.file_key.startswith(under)]
+        """Entries whose file is gone or is not the file they describe, and export files without an
+        entry; with `repair`, delete them. Only keys of SNA's export layout are considered (see
+        `EXPORT_KEY`): other files in the storage are never reported nor touched. Files younger than
+        `grace` (relative to `now`) are not orphans yet: their export may be committing right now."""
+        files = {info.key: info for info in self.storage.list("") if is_export_key(info.key)}
+        entries = list(self.registry.iter_all())
         recorded_keys = {entry.file_key for entry in entries}
         report = ReconcileReport(
-            missing_files=[
-                e for e in entries if e.file_key not in files and not e.file_key.startswith(ignored)
-            ],
+            missing_files=[e for e in entries if e.file_key not in files],
             orphan_files=sorted(
                 key
                 for key, info in files.items()
                 if key not in recorded_keys and _older_than(info.last_modified, now, grace)
             ),
         )
+        for entry in entries:
+            info = files.get(entry.file_key)
+            if info is None:
+                continue
+            if info.size != entry.size or (verify_checksums and self._sha256(entry.file_key) != entry.sha256):
+                report.mismatched.append(entry)
         if repair:
             for key in report.orphan_files:
                 self.storage.delete(key)
             for entry in report.missing_files:
                 self.registry.delete(entry.id)
+            for entry in report.mismatched:
+                self.delete(entry.id)
             report.repaired = True
         if not report.consistent:
             log.warning(
-                "reconcile %s: %d entries without file, %d files without entry%s",
+                "reconcile %s: %d entries without file, %d entries not matching their file, "
+                "%d files without entry%s",
                 self.storage.url,
                 len(report.missing_files),
+                len(report.mismatched),
                 len(report.orphan_files),
                 " (repaired)" if repair else "",
             )
         return report
+
+    def _sha256(self, key: str) -> str:
+        digest = hashlib.sha256()
+        with self.storage.open_reader(key) as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
 
     def expire(self, *, now: datetime, retention_days: Mapping[str, int]) -> list[ExportEntry]:
         """Delete exports older than their audience's retention (file, then entry); audiences without a
@@ -162,9 +213,15 @@ class ExportStore:
             if days < 0:
                 raise ValueError(f"retention_days for {audience} must be >= 0 (got {days})")
             cutoff = now - timedelta(days=days)
-            while batch := self.registry.list(audience=audience, created_before=cutoff, limit=200):
+            offset = 0
+            while batch := self.registry.list(audience=audience, created_before=cutoff, limit=200,
+                                              offset=offset):
                 for entry in batch:
-                    expired.append(self.delete(entry.id))
+                    try:
+                        expired.append(self.delete(entry.id))
+                    except RunInProgressError:
+                        offset += 1  # its run is replacing it right now: the next housekeeping decides
+                        log.info("export %s kept for now: %s is running", entry.id, entry.run_key)
         return expired
 
 

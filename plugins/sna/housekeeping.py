@@ -8,6 +8,7 @@ a platform and a date, never a customer).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -59,10 +60,17 @@ def expire_exports(store: ExportStore, plan: RetentionPlan, now: datetime) -> li
     return [entry.id for entry in expired]
 
 
+_DATE_SEGMENT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
 def _staging_area(key: str) -> str:
-    """`_staging/<audience>/<date>/` for a staged file; a stray file is its own area."""
+    """`_staging/<audience>/<date>/` (`_staging/adhoc_export/<name>/<date>/` for ad-hoc runs) for a
+    staged file; a stray file is its own area."""
     parts = key.split("/")
-    return "/".join(parts[:3]) + "/" if len(parts) > 3 else key
+    for index, part in enumerate(parts[:-1]):
+        if index >= 2 and _DATE_SEGMENT.match(part):
+            return "/".join(parts[: index + 1]) + "/"
+    return key
 
 
 def sweep_staging(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE) -> list[str]:
@@ -94,9 +102,10 @@ def abort_stale_uploads(storage: Storage, now: datetime, max_age: timedelta = ST
 
 def reconcile(store: ExportStore, *, repair: bool, now: datetime) -> dict[str, Any]:
     """Entries whose file is gone and files without an entry; deleted when `repair` is set."""
-    report = store.reconcile(repair=repair, now=now)
+    report = store.reconcile(repair=repair, verify_checksums=True, now=now)
     return {
         "entries_without_file": [entry.id for entry in report.missing_files],
+        "entries_not_matching_file": [entry.id for entry in report.mismatched],
         "files_without_entry": list(report.orphan_files),
         "repaired": report.repaired,
     }
@@ -106,6 +115,7 @@ def summary(expired: list[str], staging: list[str], mismatches: Mapping[str, Any
     return (
         f"{len(expired)} expired export(s) deleted, {len(staging)} stale staging area(s) removed, "
         f"{len(mismatches['entries_without_file'])} entr(ies) without file, "
+        f"{len(mismatches.get('entries_not_matching_file', []))} entr(ies) not matching their file, "
         f"{len(mismatches['files_without_entry'])} file(s) without entry"
         + (" (repaired)" if mismatches["repaired"] else "")
     )

@@ -26,11 +26,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from sna.errors import PermanentError, RegistryError
+from sna.registry import schema
+from sna.registry.database import from_naive_utc, registry_errors, shown_url, to_naive_utc
+from sna.registry.tables import leases
 
 LEASE_TTL = timedelta(hours=2)
 """Long enough for a large export with its retries; a crashed holder on another host blocks no longer."""
@@ -69,25 +71,6 @@ class Lease:
     expires_at: datetime
 
 
-def _timestamp_type() -> sa.types.TypeEngine:
-    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-def _define_table(name: str) -> sa.Table:
-    return sa.Table(
-        name,
-        sa.MetaData(),
-        sa.Column("run_key", sa.String(255), primary_key=True),
-        sa.Column("owner", sa.String(512), nullable=False),
-        sa.Column("series", sa.String(512), nullable=True),
-        sa.Column("host", sa.String(255), nullable=False),
-        sa.Column("pid", sa.Integer, nullable=True),
-        sa.Column("token", sa.String(32), nullable=False),
-        sa.Column("acquired_at", _timestamp_type(), nullable=False),
-        sa.Column("expires_at", _timestamp_type(), nullable=False),
-    )
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -98,35 +81,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 class RunLocks:
-    """The leases of one registry database (table `<registry table>_leases`)."""
+    """The leases of one registry database (table `sna_exports_leases`)."""
 
-    def __init__(self, engine: Engine, table_name: str = "sna_exports_leases") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.table = _define_table(table_name)
-        self.database = engine.url.render_as_string(hide_password=True)
+        self.table = leases
+        self.database = shown_url(engine)
         self._schema_ready = False
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except SQLAlchemyError as error:
-            original = getattr(error, "orig", None) or error
-            first = (str(original).strip().splitlines() or [""])[0]
-            reason = f"{type(original).__name__}: {first}"[:300]
-            if self.engine.url.password:
-                reason = reason.replace(str(self.engine.url.password), "***")
-            raise RegistryError(f"registry {self.database}: cannot {action}: {reason}") from error
+    def _errors(self, action: str):  # noqa: ANN202 - a context manager
+        return registry_errors(self.engine, action)
 
     def ensure_schema(self) -> None:
+        """The registry's one schema path (the lease table is one of its tables)."""
         if not self._schema_ready:
-            with self._errors("create the lease table"):
-                self.table.metadata.create_all(self.engine, checkfirst=True)
+            schema.ensure_schema(self.engine)
             self._schema_ready = True
 
     def current(self, run_key: str) -> Lease | None:
@@ -136,8 +106,8 @@ class RunLocks:
         if row is None:
             return None
         values = dict(row._mapping)
-        values["acquired_at"] = values["acquired_at"].replace(tzinfo=UTC)
-        values["expires_at"] = values["expires_at"].replace(tzinfo=UTC)
+        values["acquired_at"] = from_naive_utc(values["acquired_at"])
+        values["expires_at"] = from_naive_utc(values["expires_at"])
         return Lease(**values)
 
     def acquire(self, run_key: str, holder: Holder, *, ttl: timedelta = LEASE_TTL,
@@ -180,7 +150,7 @@ class RunLocks:
     def _store(self, lease: Lease, *, replacing: Lease | None) -> bool:
         """Insert, or compare-and-swap on the token of the lease read: a concurrent taker loses."""
         values: dict[str, Any] = {
-            **lease.__dict__, "acquired_at": _naive(lease.acquired_at), "expires_at": _naive(lease.expires_at)
+            **lease.__dict__, "acquired_at": to_naive_utc(lease.acquired_at), "expires_at": to_naive_utc(lease.expires_at)
         }
         try:
             with self._errors(f"take the lease of run {lease.run_key}"), self.engine.begin() as connection:

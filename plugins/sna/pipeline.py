@@ -13,7 +13,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,10 +23,10 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from sna.audience import Audience
-from sna.errors import DataContractError, NotFoundError, StorageError
+from sna.errors import DataContractError, NotFoundError, SnaError, StorageError
 from sna.exports import ExportStore
 from sna.filters import FilterPlan, SuppressionList
-from sna.locks import Holder, RunLocks
+from sna.locks import Holder
 from sna.normalize import Profile, profile_for
 from sna.registry import ExportEntry, new_export_id
 from sna.render import CsvRenderer
@@ -37,6 +37,12 @@ from sna.staging import FrameWriter, Staging, read_frames
 META_MINIMUM_ROWS = 100
 
 
+ADHOC_NAMESPACE = "adhoc_export"
+"""Ad-hoc exports (the trigger form) live under their own namespace: an ad-hoc export named like a
+configured audience can never replace that audience's entries or files. `adhoc_export` is a
+reserved audience name, so no audience file can reach into it either."""
+
+
 @dataclass(frozen=True)
 class ExportJob:
     """One run of one audience: the audience (with any per-run overrides) and its reference date."""
@@ -44,20 +50,33 @@ class ExportJob:
     audience: Audience
     reference_date: date
     run_id: str | None = None
+    namespace: str = ""
+    """"" for configured audiences, `ADHOC_NAMESPACE` for the ad-hoc form."""
+
+    @property
+    def audience_id(self) -> str:
+        """What the registry calls the audience: its name, or `adhoc_export/<name>` for an ad-hoc export."""
+        return f"{self.namespace}/{self.audience.name}" if self.namespace else self.audience.name
 
     @property
     def run_key(self) -> str:
-        return f"{self.audience.name}/{self.reference_date.isoformat()}"
+        return f"{self.audience_id}/{self.reference_date.isoformat()}"
 
     @property
     def file_name(self) -> str:
+        """The name a person downloads: audience, platform, date."""
         a = self.audience
         return f"{a.name}_{a.platform}_{self.reference_date.isoformat()}.csv"
 
     @property
-    def file_key(self) -> str:
-        """Names the audience, the platform and the date; never a customer."""
-        return f"{self.audience.name}/{self.audience.platform}/{self.file_name}"
+    def file_prefix(self) -> str:
+        """The beginning of every key this run's exports can have."""
+        return f"{self.audience_id}/{self.audience.platform}/{self.file_name.removesuffix('.csv')}_"
+
+    def file_key(self, export_id: str) -> str:
+        """One key per export, so that a rerun never writes over the file another entry describes;
+        names the audience, the platform, the date and the export id, never a customer."""
+        return f"{self.file_prefix}{export_id}.csv"
 
     def with_overrides(self, **overrides: Any) -> ExportJob:
         """The same run with audience keys replaced (manual trigger form), re-validated."""
@@ -65,7 +84,7 @@ class ExportJob:
         if not changes:
             return self
         audience = Audience.model_validate({**self.audience.model_dump(), **changes})
-        return ExportJob(audience, self.reference_date, self.run_id)
+        return replace(self, audience=audience)
 
 
 @dataclass
@@ -144,7 +163,7 @@ class ExportPipeline:
         self.chunk_size = chunk_size
         self.tmp_dir = tmp_dir
         self.progress = progress or NoProgress()
-        self.locks = RunLocks(store.registry.engine, f"{store.registry.table.name}_leases")
+        self.locks = store.locks
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -205,7 +224,7 @@ class ExportPipeline:
     def _report(self, job: ExportJob, stats: dict[str, Any], **extra: Any) -> ExportReport:
         a = job.audience
         return ExportReport(
-            audience=a.name, platform=a.platform, hashing=a.hashing, scanned=stats["scanned"],
+            audience=job.audience_id, platform=a.platform, hashing=a.hashing, scanned=stats["scanned"],
             rows=stats["exported"], excluded=stats["excluded"], warnings=stats["warnings"], **extra,
         )
 
@@ -306,20 +325,28 @@ class ExportPipeline:
         return rendered
 
     def publish(self, job: ExportJob) -> dict[str, Any]:
-        """The staged CSV -> its final key (a server-side copy, encrypted on S3); replaces a previous try."""
+        """The staged CSV -> a key of its own (a server-side copy, encrypted on S3).
+
+        The key carries the export id, so the file an earlier entry of the same run describes is
+        never touched here: it is replaced only when `record` swaps the entries in one transaction.
+        A retried publish reuses its own unrecorded key."""
         staging = self.staging(job)
         recorded = self._recorded_instead_of(job, staging, "render.json", "render")
         if recorded is not None:
             return {"file": recorded.file_uri, "key": recorded.file_key, "size": recorded.size,
-                    "sha256": recorded.sha256}
+                    "sha256": recorded.sha256, "export_id": recorded.id}
         rendered = staging.get_json("render.json")
+        earlier = staging.get_json("publish.json") if staging.exists("publish.json") else None
+        export_id = earlier["export_id"] if earlier else new_export_id()
+        key = job.file_key(export_id)
         storage = self.store.storage
-        storage.copy(staging.key("audience.csv"), job.file_key)
-        if storage.size(job.file_key) != rendered["size"]:
-            raise StorageError(f"published file {storage.uri(job.file_key)} is incomplete")
-        published = {"file": storage.uri(job.file_key), "key": job.file_key, "size": rendered["size"],
-                     "sha256": rendered["sha256"]}
-        staging.put_json("publish.json", published)
+        published = {"file": storage.uri(key), "key": key, "size": rendered["size"],
+                     "sha256": rendered["sha256"], "export_id": export_id}
+        staging.put_json("publish.json", published)  # written before the file: a crash after the copy
+        # leaves a file that the run's next try reuses (or its clean-up deletes), never an unknown key
+        storage.copy(staging.key("audience.csv"), key)
+        if storage.size(key) != rendered["size"]:
+            raise StorageError(f"published file {storage.uri(key)} is incomplete")
         return published
 
     def record(self, job: ExportJob) -> ExportReport:
@@ -335,9 +362,9 @@ class ExportPipeline:
             raise StorageError(f"published file {published['file']} is missing or incomplete")
         a = job.audience
         entry = ExportEntry(
-            id=new_export_id(),
+            id=published["export_id"],
             run_key=job.run_key,
-            audience=a.name,
+            audience=job.audience_id,
             platform=a.platform,
             hashing=a.hashing,
             filters=self.applied_filters(a),
@@ -353,7 +380,7 @@ class ExportPipeline:
             warnings=stats["warnings"],
             dag_run_id=job.run_id,
         )
-        self.store.commit(entry)
+        self.store.commit(entry, discard_on_failure=False)  # kept for a retry; `run` or the DAG drops it
         staging.clear()
         return self._report_of_entry(entry)
 
@@ -409,7 +436,7 @@ class ExportPipeline:
                 return self.record(job)
             except BaseException:
                 if not dry_run:
-                    self._drop_unrecorded_file(job)
+                    self.drop_unrecorded_file(job)
                 raise
             finally:
                 try:
@@ -417,10 +444,18 @@ class ExportPipeline:
                 except StorageError:
                     pass  # the storage failure that matters was already raised; housekeeping will sweep
 
-    def _drop_unrecorded_file(self, job: ExportJob) -> None:
+    def drop_unrecorded_file(self, job: ExportJob) -> None:
         """After a failure, a published file that no entry points to must not stay."""
         try:
-            if self.store.registry.find_by_run_key(job.run_key) is None:
-                self.store.storage.delete(job.file_key)
+            staging = self.staging(job)
+            if not staging.exists("publish.json"):
+                return
+            published = staging.get_json("publish.json")
+            try:
+                recorded = self.store.registry.get(published["export_id"]) is not None
+            except SnaError:
+                recorded = False  # the registry is unreachable: an orphan file is the worse outcome
+            if not recorded:
+                self.store.storage.delete(published["key"])
         except Exception:  # noqa: BLE001 - best effort; housekeeping reconciles what is left
             pass

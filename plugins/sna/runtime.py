@@ -19,6 +19,7 @@ from sna.pipeline import ExportPipeline, NoProgress, Progress
 from sna.registry import Registry
 from sna.settings import Locations, Settings, load_settings, project_root, resolve_locations
 from sna.storage import Storage, open_storage
+from sna.storage.local import parse_file_url
 
 
 def create_source_engine(url: str) -> Engine:
@@ -45,10 +46,34 @@ def create_registry(url: str) -> Registry:
     return registry
 
 
+def _sqlite_file(url: str) -> Path | None:
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database).expanduser().resolve()
+
+
+def refuse_shared_folder(locations: Locations) -> None:
+    """A storage folder that holds the registry or the shop database is refused: housekeeping would
+    list those files among the exports, and a repair must never be able to reach them."""
+    if not locations.storage_url.startswith("file:"):
+        return
+    folder = parse_file_url(locations.storage_url).resolve()
+    for what, url in (("registry", locations.registry_url), ("shop database", locations.source_url)):
+        path = _sqlite_file(url)
+        if path is not None and path.is_relative_to(folder):
+            raise ConfigError(f"storage {locations.storage_url} contains the {what} {path}: give the exports a "
+                              "folder of their own")
+
+
 class Runtime:
     """The locations of one invocation and the parts built from them."""
 
     def __init__(self, locations: Locations, settings: Settings, root: Path, progress: Progress | None = None):
+        refuse_shared_folder(locations)
         self.locations = locations
         self.settings = settings
         self.root = root

@@ -13,22 +13,26 @@ from typing import Any
 from airflow.sdk import DAG, Param, dag
 from pydantic import ValidationError
 
-from sna.audience import NAME_PATTERN, Audience
+from sna.audience import Audience
 from sna.errors import AudienceFileError
+from sna.pipeline import ADHOC_NAMESPACE
 from sna_airflow.dag_factory import ADHOC_DAG_ID, START_DATE
 from sna_airflow.retry import retry_arguments
 from sna_airflow.stages import add_export_tasks
 
 FORM = "the sna_adhoc_export form"
+ADHOC_NAME_PATTERN = r"^[a-z0-9][a-z0-9_]{0,50}$"
+"""Shorter than an audience name: the registry calls it `adhoc_export/<name>` (at most 64 characters)."""
 
 _TEXT_LIST = {"type": "string", "minLength": 1, "maxLength": 253}
 
 
 def form_params() -> dict[str, Param]:
     return {
-        "name": Param("adhoc", type="string", pattern=NAME_PATTERN, title="Export name",
+        "name": Param("adhoc", type="string", pattern=ADHOC_NAME_PATTERN, title="Export name",
                       description="Names the file (<name>_<platform>_<date>.csv); the same name on the same "
-                                  "day replaces the earlier file."),
+                                  "day replaces the earlier ad-hoc file. Ad-hoc exports never replace an "
+                                  "audience's exports, whatever their name."),
         "platform": Param("google", type="string", enum=["google", "meta"], title="Platform",
                           values_display={"google": "Google Ads Customer Match", "meta": "Meta customer list"}),
         "default_groups": Param([], type="array", items={"type": "string", "minLength": 1, "maxLength": 32},
@@ -94,6 +98,6 @@ def adhoc_dag() -> DAG:
         default_args=retry_arguments(),
     )
     def adhoc_export() -> None:
-        add_export_tasks(audience_from_form)
+        add_export_tasks(audience_from_form, namespace=ADHOC_NAMESPACE)
 
     return adhoc_export()

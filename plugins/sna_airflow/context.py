@@ -26,8 +26,8 @@ def is_dry_run(context: Mapping[str, Any]) -> bool:
     return bool(context["params"].get("dry_run", False))
 
 
-def export_job(audience_of: AudienceOf, context: Mapping[str, Any]) -> ExportJob:
+def export_job(audience_of: AudienceOf, context: Mapping[str, Any], namespace: str = "") -> ExportJob:
     """The run's job: the audience with the form's one-run overrides (hashing, require_complete)."""
     params = context["params"]
-    job = ExportJob(audience_of(params), reference_date(context), run_id=context["run_id"])
+    job = ExportJob(audience_of(params), reference_date(context), run_id=context["run_id"], namespace=namespace)
     return job.with_overrides(hashing=params.get("hashing"), require_complete=params.get("require_complete"))

@@ -52,28 +52,28 @@ def run_lease(pipeline: ExportPipeline, job: ExportJob, context: Any, *, last: b
 
 
 @contextmanager
-def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False
+def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False, namespace: str = ""
                     ) -> Iterator[tuple[ExportPipeline, ExportJob]]:
     """The run's job and a pipeline on Airflow's connections, under the run's lease, for one task."""
-    job = export_job(audience_of, context)
+    job = export_job(audience_of, context, namespace)
     with airflow_runtime() as runtime:
         pipeline = runtime.pipeline()
         with run_lease(pipeline, job, context, last=last):
             yield pipeline, job
 
 
-def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None) -> None:
-    """Adds the five tasks, in order, to the DAG being defined."""
+def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, namespace: str = "") -> None:
+    """Adds the five tasks, in order, to the DAG being defined (`namespace`: see `ExportJob`)."""
 
     @task(task_id="extract", multiple_outputs=False)
     def extract(**context: Any) -> dict[str, Any]:
-        with leased_pipeline(audience_of, context) as (pipeline, job):
+        with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
             return pipeline.extract(job)
 
     @task(task_id="validate", multiple_outputs=False)
     def validate(**context: Any) -> dict[str, Any]:
         """Filters and checks every customer; a dry run stops here and removes its staging."""
-        with leased_pipeline(audience_of, context, last=is_dry_run(context)) as (pipeline, job):
+        with leased_pipeline(audience_of, context, last=is_dry_run(context), namespace=namespace) as (pipeline, job):
             stats = pipeline.validate(job)
             if is_dry_run(context):
                 pipeline.cleanup(job)
@@ -84,19 +84,27 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None) -> No
     def render(**context: Any) -> dict[str, Any]:
         if is_dry_run(context):
             raise AirflowSkipException("dry run: counts only, no file")
-        with leased_pipeline(audience_of, context) as (pipeline, job):
+        with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
             return pipeline.render(job)
 
     @task(task_id="publish", multiple_outputs=False)
     def publish(**context: Any) -> dict[str, Any]:
-        with leased_pipeline(audience_of, context) as (pipeline, job):
+        with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
             return pipeline.publish(job)
 
     @task(task_id="record", multiple_outputs=False, outlets=[outlet] if outlet is not None else [])
     def record(**context: Any) -> dict[str, Any]:
-        """Records the entry, removes the staging and announces the fresh audience (Asset event)."""
-        with leased_pipeline(audience_of, context, last=True) as (pipeline, job):
-            report = pipeline.record(job)
+        """Records the entry, removes the staging and announces the fresh audience (Asset event).
+        The published file stays for a retry; when no retry is left it is deleted (no file without
+        its entry), and the entry of an earlier run stays as it was, with its own file."""
+        with leased_pipeline(audience_of, context, last=True, namespace=namespace) as (pipeline, job):
+            try:
+                report = pipeline.record(job)
+            except Exception as error:
+                ti = context["ti"]
+                if isinstance(error, PermanentError) or ti.try_number > ti.max_tries:
+                    pipeline.drop_unrecorded_file(job)
+                raise
         _log_counts(report.to_dict())
         log.info("export %s: %s rows in %s", report.export_id, report.rows, report.file)
         if outlet is not None:

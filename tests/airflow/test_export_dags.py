@@ -55,7 +55,7 @@ def test_google_audience_run_publishes_records_cleans_and_announces(google_audie
 
     assert dag_run.state == "success", task_states(dag_run)
     stored = objects(boto3_s3_client, bucket)
-    key = "exports/vip_test/google/vip_test_google_2026-11-02.csv"
+    key = f"exports/vip_test/google/vip_test_google_2026-11-02_{values['record']['export_id']}.csv"
     assert list(stored) == [key], "one file, no staging left"
     rows = rows_of(stored[key])
     assert rows[0] == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
@@ -73,10 +73,12 @@ def test_google_audience_run_publishes_records_cleans_and_announces(google_audie
     for value in values.values():  # XCom holds counts and references, never a customer
         assert "@" not in str(value).replace(f"s3://{bucket}", "")
 
-    rerun, _ = run_dag("sna_vip_test", DAY)
+    rerun, again = run_dag("sna_vip_test", DAY)
 
     assert rerun.state == "success"
-    assert list(objects(boto3_s3_client, bucket)) == [key]
+    assert again["record"]["export_id"] != entry.id
+    assert list(objects(boto3_s3_client, bucket)) == [key.replace(entry.id, again["record"]["export_id"])], \
+        "the rerun's file replaced the first one"
     assert registry(url).count(audience="vip_test") == 1
     assert registry(url).find_by_run_key("vip_test/2026-11-02").id != entry.id
 
@@ -88,7 +90,7 @@ def test_meta_audience_run_with_customer_value(airflow_db, production_connection
 
     assert dag_run.state == "success", task_states(dag_run)
     stored = objects(boto3_s3_client, production_connections["bucket"])
-    key = "exports/newsletter_test/meta/newsletter_test_meta_2026-11-02.csv"
+    key = f"exports/newsletter_test/meta/newsletter_test_meta_2026-11-02_{values['record']['export_id']}.csv"
     assert list(stored) == [key]
     header, *rows = rows_of(stored[key])
     assert header[-1] == "value" and "email" in header and rows
@@ -132,8 +134,9 @@ def test_adhoc_export_from_the_form(airflow_db, production_connections, boto3_s3
 
     assert dag_run.state == "success", task_states(dag_run)
     (key,) = objects(boto3_s3_client, production_connections["bucket"])
-    assert key.startswith("exports/adhoc_fr_vip/meta/adhoc_fr_vip_meta_")
+    assert key.startswith("exports/adhoc_export/adhoc_fr_vip/meta/adhoc_fr_vip_meta_")
     entry = registry(production_connections["registry_url"]).get(values["record"]["export_id"])
+    assert entry.audience == "adhoc_export/adhoc_fr_vip", "ad-hoc exports live in their own namespace"
     assert entry.hashing == "sha256"
     assert entry.filters["default_groups"] == ["VIP", 3] and entry.filters["countries"] == ["FR"]
     assert entry.filters["consent"] == "newsletter"

@@ -23,13 +23,14 @@ def assert_consistent(store: ExportStore, locks: RunLocks | None = None, run_key
                       ) -> dict[str, int]:
     """Every file has its entry and every entry its file, one entry (and one file) per run, no staging
     left, no multipart upload pending, no lease held. Returns the figures (all zero)."""
-    report = store.reconcile(grace=timedelta(0))
+    report = store.reconcile(grace=timedelta(0), verify_checksums=True)
     entries = list(store.registry.iter_all())
     files = [info.key for info in store.storage.list() if not info.key.startswith("_staging/")]
     staging = [info.key for info in store.storage.list("_staging/")]
     figures = {
         "orphans": len(report.orphan_files),
         "entries_without_file": len(report.missing_files),
+        "entries_not_matching_file": len(report.mismatched),
         "duplicates": (len(entries) - len({e.run_key for e in entries})) + (len(files) - len(set(files)))
         + max(0, len(files) - len(entries)),
         "staging_left": len(staging),

@@ -46,7 +46,7 @@ def test_a_second_run_while_the_first_is_between_upload_and_record_is_refused(de
     outcome: dict[str, object] = {}
 
     def hold_after_upload(params, **_kwargs) -> None:
-        if params.get("Key") == f"exports/{job.file_key}" and not published.is_set():
+        if params.get("Key", "").startswith(f"exports/{job.file_prefix}") and not published.is_set():
             published.set()
             refused.wait(timeout=60)
 
@@ -132,7 +132,7 @@ def test_a_dag_run_is_refused_while_sna_run_holds_the_run_and_takes_over_once_it
 
     assert dag_run.state == "success", task_states(dag_run)
     keys = [item["Key"] for item in boto3_s3_client.list_objects_v2(Bucket=bucket).get("Contents", [])]
-    assert keys == ["exports/vip_test/google/vip_test_google_2026-11-02.csv"]
+    assert keys == [f"exports/vip_test/google/vip_test_google_2026-11-02_{values['record']['export_id']}.csv"]
     assert Registry(locks.engine).count() == 1 and values["record"]["export_id"]
     assert locks.current("vip_test/2026-11-02") is None, "released after record"
     locks.engine.dispose()

@@ -29,9 +29,10 @@ REFERENCE = date(2026, 11, 1)
 AUDIENCE = "name: killed_worker\nplatform: meta\nrequire_complete: false\n"
 
 
-def run_worker_and_kill_it(audience: Path, environment: dict[str, str], marker: Path) -> None:
+def run_worker_and_kill_it(audience: Path, environment: dict[str, str], marker: Path,
+                           reference: date = REFERENCE) -> None:
     worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.worker", str(audience), REFERENCE.isoformat(), str(marker)],
+        [sys.executable, "-m", "tests.reliability.worker", str(audience), reference.isoformat(), str(marker)],
         cwd=PROJECT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
@@ -66,7 +67,8 @@ def test_a_worker_killed_between_upload_and_record_is_repaired(repair: str, demo
 
     run_worker_and_kill_it(audience_file, environment, tmp_path / "published.marker")
 
-    assert store.storage.exists(job.file_key) and registry.count() == 0, "killed between upload and record"
+    published = [info.key for info in store.storage.list(job.file_prefix)]
+    assert len(published) == 1 and registry.count() == 0, "killed between upload and record"
     assert [info.key for info in store.storage.list("_staging/")], "its staging stayed behind"
     lease = pipeline.locks.current(job.run_key)
     assert lease is not None and lease.pid is not None, "its lease stayed behind"
@@ -75,11 +77,11 @@ def test_a_worker_killed_between_upload_and_record_is_repaired(repair: str, demo
     if repair == "housekeeping":
         later = datetime.now(UTC) + timedelta(hours=25)
         found = reconcile(store, repair=True, now=later)
-        assert found["files_without_entry"] == [job.file_key]
+        assert found["files_without_entry"] == published
         assert sweep_staging(store.storage, later) == [job.run_key]
         abort_stale_uploads(store.storage, later)
         assert_consistent(store)
-        assert not store.storage.exists(job.file_key)
+        assert not store.storage.exists(published[0])
 
     report = pipeline.run(job)  # the dead worker's lease is taken over
 

@@ -25,7 +25,7 @@ def main(audience_file: str, reference: str, marker: str) -> None:
     storage = runtime.storage
 
     def wait_to_be_killed(params, **_kwargs) -> None:
-        if params.get("Key") == storage.prefix + job.file_key:
+        if params.get("Key", "").startswith(storage.prefix + job.file_prefix):
             Path(marker).write_text(str(os.getpid()))
             time.sleep(600)
 

@@ -90,6 +90,15 @@ def test_null_schedule_means_manual_only(tmp_path):
         ("name: a\nplatform: google\nvalue: total_spent\n", "", "only available for platform meta"),
         ("name: a\nplatform: google\nsuppression_list: ../../etc/passwd\n", "suppression_list", "'..'"),
         ("name: a\nplatform: google\nretention_days: 0\n", "retention_days", "greater than or equal to 1"),
+        ("name: housekeeping\nplatform: google\n", "name", "reserved by SNA"),
+        ("name: adhoc_export\nplatform: google\n", "name", "reserved by SNA"),
+        ("name: _staging\nplatform: google\n", "name", "must not start with '_'"),
+        ("name: a\nplatform: google\nsource: {shop_ids: [99999999999999999999]}\n", "source.shop_ids[0]",
+         "less than or equal to 4294967295"),
+        ("name: a\nplatform: google\nsource: {id_lang: 99999999999999999999}\n", "source.id_lang",
+         "less than or equal to 4294967295"),
+        ("name: a\nplatform: google\nfilters: {min_valid_orders: 99999999999999999999}\n",
+         "filters.min_valid_orders", "less than or equal to"),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(tmp_path, text, key, reason):

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -177,7 +178,8 @@ def test_s3_export_end_to_end(tmp_path, locations, s3_bucket, s3_storage_url):
     result = sna("run", meta, "--json", env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["file"] == f"{s3_storage_url}/s3_meta/meta/s3_meta_meta_{report['file'][-14:-4]}.csv"
+    day = datetime.now(UTC).date().isoformat()
+    assert report["file"] == f"{s3_storage_url}/s3_meta/meta/s3_meta_meta_{day}_{report['export_id']}.csv"
     dest = tmp_path / "meta.csv"
     assert sna("exports", "download", report["export_id"], str(dest), env=env).returncode == 0
     header, rows = read_rows(dest.read_bytes())

@@ -39,9 +39,14 @@ def store(storage: Storage, registry: Registry) -> ExportStore:
     return ExportStore(storage, registry)
 
 
+def layout_key(audience: str, n: int) -> str:
+    """A key of SNA's export layout (the only keys reconcile considers)."""
+    return f"{audience}/google/{audience}_google_2024-06-01_20240601T{n:06d}Z-{n:010x}.csv"
+
+
 def stored_entry(storage: Storage, n: int, *, key: str | None = None, **changes) -> ExportEntry:
     """Write a file like an export run would, and return the entry describing it (not yet committed)."""
-    key = key or f"{changes.get('audience', 'vip')}/{n}.csv"
+    key = key or layout_key(changes.get("audience", "vip"), n)
     with storage.open_writer(key) as writer:
         writer.write(f"email\nrow-{n}\n".encode())
     written = writer.result
@@ -87,13 +92,13 @@ def test_commit_then_get_download_and_open(store: ExportStore, storage: Storage,
     folder = tmp_path / "folder"
     folder.mkdir()
     into_folder = store.download(entry.id, folder)
-    assert into_folder == folder / "1.csv"
+    assert into_folder == folder / "vip_google_2024-06-01.csv"
     for path in (as_file, into_folder):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
 
     name, stream = store.open(entry.id)
     with stream as reader:
-        assert (name, reader.read()) == ("1.csv", b"email\nrow-1\n")
+        assert (name, reader.read()) == ("vip_google_2024-06-01.csv", b"email\nrow-1\n")
 
     with pytest.raises(NotFoundError, match="exp-9999"):
         store.get("exp-9999")
@@ -168,6 +173,8 @@ def test_reconcile_finds_and_repairs_both_kinds_of_mismatch(store: ExportStore, 
     storage.delete(lost.file_key)
     stored_entry(storage, 3)  # written, never committed: an orphan
     stored_entry(storage, 4, key="_staging/in-progress.csv")
+    stored_entry(storage, 5, key="registry.db")  # not SNA's layout: never an orphan, never deleted
+    stored_entry(storage, 6, key="vip/google/notes.csv")
 
     fresh = store.reconcile(
         now=datetime.now(UTC)
@@ -176,16 +183,14 @@ def test_reconcile_finds_and_repairs_both_kinds_of_mismatch(store: ExportStore, 
 
     report = store.reconcile(grace=timedelta(0))
     assert [e.id for e in report.missing_files] == [lost.id]
-    assert report.orphan_files == ["vip/3.csv"]
-    assert not report.repaired and storage.exists("vip/3.csv") and store.registry.get(lost.id)
-
-    only_other = store.reconcile(grace=timedelta(0), under="other/")
-    assert only_other.consistent
+    assert report.orphan_files == [layout_key("vip", 3)]
+    assert not report.repaired and storage.exists(layout_key("vip", 3)) and store.registry.get(lost.id)
 
     repaired = store.reconcile(repair=True, grace=timedelta(0))
     assert repaired.repaired
-    assert not storage.exists("vip/3.csv") and store.registry.get(lost.id) is None
+    assert not storage.exists(layout_key("vip", 3)) and store.registry.get(lost.id) is None
     assert storage.exists("_staging/in-progress.csv") and store.get(kept.id) == kept
+    assert storage.exists("registry.db") and storage.exists("vip/google/notes.csv")
     assert store.reconcile(grace=timedelta(0)).consistent
 
 
@@ -206,3 +211,22 @@ def test_expire_deletes_old_exports_of_audiences_with_a_retention(
     assert store.expire(now=NOW, retention_days={"vip": 30}) == []
     with pytest.raises(ValueError):
         store.expire(now=NOW.replace(tzinfo=None), retention_days={"vip": 30})
+
+
+def test_delete_is_refused_while_a_run_of_the_same_audience_and_date_holds_its_lease(
+    store: ExportStore, storage: Storage, registry: Registry
+) -> None:
+    from sna.locks import Holder, RunInProgressError
+
+    entry = store.commit(stored_entry(storage, 1))
+    running = Holder(owner="airflow:sna_vip:manual__rerun", series="airflow:sna_vip")
+    store.locks.acquire(entry.run_key, running)
+
+    with pytest.raises(RunInProgressError, match=f"export {entry.id} cannot be deleted now"):
+        store.delete(entry.id)
+    assert store.get(entry.id) == entry and storage.exists(entry.file_key)
+
+    store.locks.release(entry.run_key, running.owner)
+    store.delete(entry.id)
+    assert registry.get(entry.id) is None and not storage.exists(entry.file_key)
+    assert store.locks.current(entry.run_key) is None, "the delete released its lease"

@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from sna.audience import Audience
 from sna.housekeeping import retention_plan, sweep_staging
 from sna.storage import LocalStorage
@@ -44,3 +46,20 @@ def test_retention_of_audiences_without_a_file_waits_for_a_complete_configuratio
 
     assert complete.days == {"a": 7, "adhoc": 90} and complete.kept == {}
     assert broken.days == {"a": 7} and list(broken.kept) == ["adhoc"]
+
+
+def test_a_storage_folder_holding_the_registry_or_the_shop_is_refused(tmp_path) -> None:
+    from sna.errors import ConfigError
+    from sna.runtime import refuse_shared_folder
+    from sna.settings import Locations
+
+    folder = tmp_path / "everything"
+    shared = [
+        Locations(f"sqlite:///{tmp_path / 'shop.db'}", folder.as_uri(), f"sqlite:///{folder / 'registry.db'}"),
+        Locations(f"sqlite:///{folder / 'sub' / 'shop.db'}", folder.as_uri(), f"sqlite:///{tmp_path / 'r.db'}"),
+    ]
+    for locations in shared:
+        with pytest.raises(ConfigError, match="give the exports a folder of their own"):
+            refuse_shared_folder(locations)
+    refuse_shared_folder(Locations(f"sqlite:///{tmp_path / 'shop.db'}", folder.as_uri(),
+                                   f"sqlite:///{tmp_path / 'registry.db'}"))

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sna.audience import Audience
 from sna.errors import NotFoundError
 from sna.exports import ExportStore
-from sna.pipeline import ExportJob, ExportPipeline
+from sna.pipeline import ADHOC_NAMESPACE, ExportJob, ExportPipeline
 from sna.registry import Registry
 from sna.storage import open_storage
 from tests.sna.filecheck import GOOGLE_HASHED, META_HEADER, check_cells, read_rows
@@ -87,7 +87,7 @@ def test_plain_and_sha256_exports(pipeline, platform, tmp_path, s3_storage_url):
     assert entry.reference_date == REFERENCE and entry.excluded == plain.excluded
     downloaded = content_of(store, plain.export_id, tmp_path)
     assert entry.sha256 == hashlib.sha256(downloaded).hexdigest() and entry.size == len(downloaded)
-    assert entry.file_key == f"all_{platform}/{platform}/all_{platform}_{platform}_2026-11-01.csv"
+    assert entry.file_key == f"all_{platform}/{platform}/all_{platform}_{platform}_2026-11-01_{entry.id}.csv"
     assert not [key for key in s3_objects(s3_storage_url) if "_staging" in key]
 
 
@@ -95,11 +95,11 @@ def test_objects_are_encrypted_and_reruns_replace(pipeline, s3_storage_url):
     audience = Audience(name="vip", platform="google", filters={"default_groups": ["VIP"]})
     first = pipeline.run(ExportJob(audience, REFERENCE))
     second = pipeline.run(ExportJob(audience, REFERENCE))
-    assert first.file == second.file
+    assert first.file != second.file, "each export has a key of its own"
     entries = pipeline.store.list(audience="vip")
     assert [e.id for e in entries] == [second.export_id]
     keys = s3_objects(s3_storage_url)
-    assert keys == ["exports/vip/google/vip_google_2026-11-01.csv"]
+    assert keys == [f"exports/vip/google/vip_google_2026-11-01_{second.export_id}.csv"], "the replaced file is gone"
     bucket = s3_storage_url.removeprefix("s3://").split("/")[0]
     head = boto3.client("s3").head_object(Bucket=bucket, Key=keys[0])
     assert head["ServerSideEncryption"] == "AES256"
@@ -160,3 +160,17 @@ def test_require_complete_false_keeps_partial_rows(pipeline, tmp_path):
         address = row[2:6]
         assert all(address) or not any(address)  # Google's address rule
         assert row[0] or row[1]
+
+
+def test_an_adhoc_export_named_like_an_audience_never_touches_that_audience(pipeline, s3_storage_url):
+    audience = Audience(name="vip_google", platform="google", require_complete=False)
+    vip = pipeline.store.get(pipeline.run(ExportJob(audience, REFERENCE)).export_id)
+
+    adhoc = ExportJob(audience, REFERENCE, namespace=ADHOC_NAMESPACE)
+    report = pipeline.run(adhoc)
+
+    assert pipeline.store.get(vip.id) == vip and pipeline.store.storage.exists(vip.file_key)
+    entry = pipeline.store.get(report.export_id)
+    assert entry.audience == "adhoc_export/vip_google" and entry.run_key == "adhoc_export/vip_google/2026-11-01"
+    assert entry.file_key.startswith("adhoc_export/vip_google/google/vip_google_google_2026-11-01_")
+    assert pipeline.store.registry.count() == 2

@@ -88,5 +88,5 @@ class PlatformClient(ABC):
         """Makes the destination hold exactly `members` (Meta: a `usersreplace` session; Google:
         ingest, then `removeAll` as of the time before the ingest)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
         """Releases connections (nothing by default)."""

@@ -120,7 +120,8 @@ class Profile(ABC):
         birthdays = parse_birthdays(raw["birthday"], reference_date)
 
         def status(column: str, valid: pd.Series) -> pd.Series:
-            return tx.field_status(~tx.is_blank(tx.as_text(raw[column])), valid)
+            text = tx.as_text(raw[column])
+            return tx.field_status(~tx.is_blank(text), valid & ~tx.is_undecodable(text))
 
         return CleanFields(
             raw=raw,

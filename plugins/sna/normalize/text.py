@@ -66,6 +66,15 @@ def collapse_whitespace(text: pd.Series) -> pd.Series:
     return trim(text.str.replace(rf"{WHITESPACE}+", " ", regex=True))
 
 
+UNDECODABLE = "\ufffd"
+"""What the source reader puts where the shop database held bytes that are not UTF-8 (a latin-1
+last name in a SQLite shop): such a value is invalid, never guessed at."""
+
+
+def is_undecodable(text: pd.Series) -> pd.Series:
+    return text.str.contains(UNDECODABLE, regex=False).fillna(False).astype(bool)
+
+
 def field_status(present: pd.Series, valid: pd.Series) -> pd.Series:
     """ "ok" / "missing" / "invalid" per row, the vocabulary of the exclusion reasons (§6)."""
     present = present.fillna(False).astype(bool)

@@ -9,6 +9,7 @@ audience file reach SQL only as bound parameters; the table prefix is a validate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
 from sna.audience import GroupRef, SourceSpec
-from sna.errors import ConfigError, SourceError
+from sna.errors import ConfigError, SnaError, SourceError, SourceSchemaError
 from sna.source.assemble import RAW_COLUMNS, ShopReference, assemble, empty_raw_frame, typed
 from sna.source.streams import OrderedStream, fetch_blocks, prefetch
 from sna.source.tables import ShopTables, shop_tables
@@ -33,11 +34,27 @@ def describe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def source_error(engine: Engine, exc: BaseException, doing: str) -> SourceError:
-    """One line naming the database and the driver's reason (never the statement or its values)."""
+_MISSING_TABLE = re.compile(r"no such table: (\w+)|Table '(?:[\w$]+\.)?(\w+)' doesn't exist|"
+                            r'relation "(\w+)" does not exist')
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def source_error(engine: Engine, exc: BaseException, doing: str) -> SnaError:
+    """One line naming the database and the driver's reason (never the statement or its values).
+
+    Quoted parts of the driver's message are cut: drivers quote the offending cell there ("Could
+    not decode ... with text '<a customer's name>'"). A missing table is permanent (a wrong
+    `source.table_prefix`, a module not installed): retrying cannot help."""
     original = getattr(exc, "orig", None) or exc
     args = getattr(original, "args", ())
     reason = " ".join(str(a) for a in args[:2]) if args else type(original).__name__
+    reason = (reason.strip().splitlines() or [""])[0]
+    missing = _MISSING_TABLE.search(reason)
+    if missing:
+        table = next(name for name in missing.groups() if name)
+        return SourceSchemaError(f"shop database {describe_url(engine)}: {doing} failed: table {table} does not "
+                                 "exist (check source.table_prefix)")
+    reason = _QUOTED.sub("'…'", reason)
     return SourceError(f"shop database {describe_url(engine)}: {doing} failed: {reason[:200]}")
 
 

@@ -25,6 +25,10 @@ def compile_statement(engine: Engine, statement: sa.Executable) -> tuple[str, tu
     return compiled.string, tuple(compiled.params[name] for name in names)
 
 
+def _lenient_text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
+
+
 @contextmanager
 def raw_cursor(engine: Engine) -> Iterator[Any]:
     """A DBAPI cursor that streams (MySQLdb's SSCursor; sqlite3 cursors are lazy already)."""
@@ -35,6 +39,10 @@ def raw_cursor(engine: Engine) -> Iterator[Any]:
 
             cursor = connection.cursor(MySQLdb.cursors.SSCursor)
         else:
+            if engine.dialect.name == "sqlite":
+                # SQLite stores whatever bytes it was given: one latin-1 name must not stop the run
+                # (nor reach an error message); the normalizers mark such a value invalid.
+                connection.driver_connection.text_factory = _lenient_text
             cursor = connection.cursor()
         try:
             yield cursor

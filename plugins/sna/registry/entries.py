@@ -1,27 +1,20 @@
-"""The export registry: one row per export file, in SQLite, MySQL/MariaDB or PostgreSQL.
-
-Airflow 3 tasks cannot use Airflow's metadata database, so export entries live in their own table.
-SQLAlchemy Core and portable types only (JSON as text, UTC timestamps stored naive) keep the same
-code working on all three databases.
-"""
+"""Export entries: one row per export file, in the registry database."""
 
 from __future__ import annotations
 
 import json
 import secrets
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.engine import URL, Engine
 
-from sna.errors import ConfigError, RegistryError
+from sna.registry import schema
+from sna.registry.database import from_naive_utc, make_engine, registry_errors, shown_url, to_naive_utc
+from sna.registry.tables import exports
 
 MAX_PAGE = 1000
 
@@ -55,107 +48,25 @@ def new_export_id(now: datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(5)}"
 
 
-def _timestamp_type() -> sa.types.TypeEngine:
-    """Microsecond timestamps everywhere (MySQL's DATETIME drops fractions unless asked)."""
-    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-def _define_table(name: str) -> sa.Table:
-    metadata = sa.MetaData()
-    table = sa.Table(
-        name,
-        metadata,
-        sa.Column("id", sa.String(64), primary_key=True),
-        sa.Column("run_key", sa.String(255), nullable=False),
-        sa.Column("audience", sa.String(64), nullable=False),
-        sa.Column("platform", sa.String(16), nullable=False),
-        sa.Column("hashing", sa.String(16), nullable=False),
-        sa.Column("filters", sa.Text, nullable=False),
-        sa.Column("reference_date", sa.Date, nullable=False),
-        sa.Column("created_at", _timestamp_type(), nullable=False),
-        sa.Column("file_uri", sa.String(1024), nullable=False),
-        sa.Column("file_key", sa.String(1024), nullable=False),
-        sa.Column("size", sa.BigInteger, nullable=False),
-        sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("rows", sa.BigInteger, nullable=False),
-        sa.Column("scanned", sa.BigInteger, nullable=False),
-        sa.Column("excluded", sa.Text, nullable=False),
-        sa.Column("warnings", sa.Text, nullable=False),
-        sa.Column("dag_run_id", sa.String(250), nullable=True),
-        sa.UniqueConstraint("run_key", name=f"uq_{name}_run_key"),
-    )
-    sa.Index(f"ix_{name}_audience_created", table.c.audience, table.c.created_at)
-    sa.Index(f"ix_{name}_created", table.c.created_at)
-    return table
-
-
-def _make_engine(url: str) -> Engine:
-    try:
-        parsed = make_url(url)
-    except ArgumentError as error:
-        raise ConfigError("invalid registry URL: not a SQLAlchemy database URL") from error
-    backend = parsed.get_backend_name()
-    connect_args: dict[str, Any] = {}
-    if backend == "sqlite":
-        if not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
-            raise ConfigError("invalid registry URL: SQLite needs a file, e.g. sqlite:////abs/registry.db")
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        connect_args["timeout"] = 30
-    elif backend in ("mysql", "mariadb", "postgresql"):
-        connect_args["connect_timeout"] = 5
-    try:
-        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
-    except (ArgumentError, NoSuchModuleError, ImportError) as error:
-        shown = parsed.render_as_string(hide_password=True)
-        raise ConfigError(f"invalid registry URL {shown}: {type(error).__name__}: {error}") from error
-    if backend == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets the UI read while a DAG writes; busy_timeout waits for the writer instead of failing."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
 class Registry:
     """Export entries in one table; every database failure becomes a one-line RegistryError."""
 
-    def __init__(self, url_or_engine: str | Engine, table_name: str = "sna_exports") -> None:
-        if not table_name.replace("_", "").isalnum() or not table_name[:1].isalpha() or len(table_name) > 48:
-            raise ConfigError(f"invalid registry table name {table_name!r}")
-        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else _make_engine(url_or_engine)
-        self.table = _define_table(table_name)
-        self.database = self.engine.url.render_as_string(hide_password=True)
+    def __init__(self, url_or_engine: str | URL | Engine, *, create: bool = True) -> None:
+        """`create=False` (read-only commands) refuses a SQLite registry file that does not exist."""
+        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine,
+                                                                                         create=create)
+        self.table = exports
+        self.database = shown_url(self.engine)
 
     def __repr__(self) -> str:
-        return f"Registry({self.database!r}, table={self.table.name!r})"
+        return f"Registry({self.database!r})"
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except SQLAlchemyError as error:
-            raise RegistryError(
-                f"registry {self.database}: cannot {action}: {self._reason(error)}"
-            ) from error
-
-    def _reason(self, error: SQLAlchemyError) -> str:
-        """The driver's first line (without the SQL statement or parameters), password scrubbed."""
-        original = getattr(error, "orig", None)
-        text = str(original if original is not None else error).strip().splitlines()
-        reason = f"{type(original or error).__name__}: {text[0] if text else ''}"[:300]
-        password = self.engine.url.password
-        if password:
-            reason = reason.replace(str(password), "***")
-        return reason
+    def _errors(self, action: str):  # noqa: ANN202 - a context manager
+        return registry_errors(self.engine, action)
 
     def ensure_schema(self) -> None:
-        with self._errors("create the table"):
-            self.table.metadata.create_all(self.engine, checkfirst=True)
+        """Creates or upgrades every registry table (entries and leases) to the newest version."""
+        schema.ensure_schema(self.engine)
 
     def record(self, entry: ExportEntry) -> ExportEntry | None:
         """Insert `entry`, replacing (in the same transaction) the entry of the same run, which is returned
@@ -205,7 +116,7 @@ class Registry:
         if platform is not None:
             conditions.append(self.table.c.platform == platform)
         if created_before is not None:
-            conditions.append(self.table.c.created_at < _to_naive_utc(created_before))
+            conditions.append(self.table.c.created_at < to_naive_utc(created_before))
         return conditions
 
     def list(
@@ -284,12 +195,6 @@ class Registry:
         self.engine.dispose()
 
 
-def _to_naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("registry timestamps must be timezone-aware (UTC)")
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def _to_row(entry: ExportEntry) -> dict[str, Any]:
     return {
         "id": entry.id,
@@ -299,7 +204,7 @@ def _to_row(entry: ExportEntry) -> dict[str, Any]:
         "hashing": entry.hashing,
         "filters": json.dumps(entry.filters, sort_keys=True, default=str),
         "reference_date": entry.reference_date,
-        "created_at": _to_naive_utc(entry.created_at),
+        "created_at": to_naive_utc(entry.created_at),
         "file_uri": entry.file_uri,
         "file_key": entry.file_key,
         "size": int(entry.size),
@@ -325,7 +230,7 @@ def _from_row(row: sa.Row) -> ExportEntry:
         hashing=values["hashing"],
         filters=json.loads(values["filters"]),
         reference_date=reference_date,
-        created_at=values["created_at"].replace(tzinfo=UTC),
+        created_at=from_naive_utc(values["created_at"]),
         file_uri=values["file_uri"],
         file_key=values["file_key"],
         size=int(values["size"]),

@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from sna.errors import ConfigError, RegistryError
-from sna.registry import ExportEntry, Registry, _to_row, new_export_id
+from sna.registry import ExportEntry, Registry, new_export_id
+from sna.registry.entries import _to_row
 
 MARIADB_ADMIN = "mysql+mysqldb://root@127.0.0.1:3306/"
 POSTGRES_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

@@ -1,0 +1,56 @@
+"""Every table of the registry, in one metadata: the schema as the newest migration leaves it.
+
+The migrations in `migrations/versions/` create and upgrade the tables; these definitions are what
+the code reads and writes. A test checks that a registry upgraded from the first version matches them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from sna.registry.database import timestamp_type
+
+EXPORTS = "sna_exports"
+LEASES = "sna_exports_leases"
+VERSION_TABLE = "sna_registry_version"
+"""Not `alembic_version`: the registry may share a database with Airflow's own migrations."""
+
+metadata = sa.MetaData()
+
+exports = sa.Table(
+    EXPORTS,
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("run_key", sa.String(255), nullable=False),
+    sa.Column("audience", sa.String(64), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("hashing", sa.String(16), nullable=False),
+    sa.Column("filters", sa.Text, nullable=False),
+    sa.Column("reference_date", sa.Date, nullable=False),
+    sa.Column("created_at", timestamp_type(), nullable=False),
+    sa.Column("file_uri", sa.String(1024), nullable=False),
+    sa.Column("file_key", sa.String(1024), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("scanned", sa.BigInteger, nullable=False),
+    sa.Column("excluded", sa.Text, nullable=False),
+    sa.Column("warnings", sa.Text, nullable=False),
+    sa.Column("dag_run_id", sa.String(250), nullable=True),
+    sa.UniqueConstraint("run_key", name=f"uq_{EXPORTS}_run_key"),
+)
+sa.Index(f"ix_{EXPORTS}_audience_created", exports.c.audience, exports.c.created_at)
+sa.Index(f"ix_{EXPORTS}_created", exports.c.created_at)
+
+leases = sa.Table(
+    LEASES,
+    metadata,
+    sa.Column("run_key", sa.String(255), primary_key=True),
+    sa.Column("owner", sa.String(512), nullable=False),
+    sa.Column("series", sa.String(512), nullable=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=True),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("acquired_at", timestamp_type(), nullable=False),
+    sa.Column("expires_at", timestamp_type(), nullable=False),
+)
