@@ -58,7 +58,7 @@ def identity(schema: Sequence[str], row: Sequence[Any]) -> Identity:
 @dataclass
 class Recorded:
     """One request as the fake received it (`method` is the effective one: a `POST` with
-    `method=DELETE` is a `DELETE`)."""
+    `method=DELETE` is a `DELETE`; `status` None: dropped without an answer)."""
 
     http_method: str
     method: str
@@ -123,7 +123,8 @@ class MetaGraphFake:
         self.audience_id = audience_ids[0]
         self.requests: list[Recorded] = []
         self._audiences = {audience_id: _Audience() for audience_id in audience_ids}
-        self._canned: deque[CannedError] = deque()
+        self._canned: deque[CannedError | None] = deque()
+        """Answers for the next requests in order; None: handle that one normally."""
         self._answers_left: int | None = None
         self._dead = False
         self._lock = threading.Lock()
@@ -191,13 +192,17 @@ class MetaGraphFake:
 
     def fail_next(self, code: int, *, http_status: int = 400, type: str = "OAuthException",
                   subcode: int | None = None, is_transient: bool | None = None, times: int = 1,
-                  headers: Mapping[str, str] | None = None) -> None:
-        """Queues a Graph error answer (throttling is HTTP 400 with code 4, 17, 613 or 80003)."""
+                  after: int = 0, headers: Mapping[str, str] | None = None) -> None:
+        """Queues a Graph error answer (throttling is HTTP 400 with code 4, 17, 613 or 80003) for
+        `times` requests, once `after` more requests have been handled normally."""
+        self._canned.extend([None] * after)
         for _ in range(times):
             self._canned.append(CannedError(http_status, code, type, subcode, is_transient, None, dict(headers or {})))
 
-    def fail_next_http(self, http_status: int, text: str = "Service Unavailable", *, times: int = 1) -> None:
+    def fail_next_http(self, http_status: int, text: str = "Service Unavailable", *, times: int = 1,
+                       after: int = 0) -> None:
         """Queues a raw HTTP error (no Graph error body), as a proxy in front of Graph sends."""
+        self._canned.extend([None] * after)
         for _ in range(times):
             self._canned.append(CannedError(http_status, text=text))
 
@@ -225,8 +230,7 @@ class MetaGraphFake:
 
     def handle(self, http_method: str, target: str, headers: Mapping[str, str],
                body: bytes) -> tuple[int, dict[str, str], bytes] | None:
-        if self._should_drop():
-            return None
+        drop = self._should_drop()
         parts = urlsplit(target)
         segments = [segment for segment in parts.path.split("/") if segment]
         record = Recorded(http_method, http_method, parts.path, parts.query,
@@ -240,15 +244,17 @@ class MetaGraphFake:
                 record.method = "DELETE"
             payload, session = _parse_json_param(params, "payload"), _parse_json_param(params, "session")
             _note(record, payload, session)
+            if drop:
+                return None
             try:
                 canned = self._canned.popleft()
             except IndexError:
-                canned = None
+                canned = None  # nothing queued
             if canned is not None:
                 return self._canned_answer(record, canned)
             answer = self._serve(record.method, segments, params, payload, session)
         except GraphError as error:
-            return _error_answer(record, error)
+            return None if drop else _error_answer(record, error)
         record.status = 200
         return 200, {}, _json(answer)
 
