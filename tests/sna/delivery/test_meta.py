@@ -19,6 +19,7 @@ from sna.delivery.base import DeliveryError, DeliveryRefused, Members, SendResul
 from sna.delivery.meta import DEFAULT_API_VERSION, MetaAudienceClient
 from sna.errors import ConfigError
 from tests.fakes.meta_graph import MetaGraphFake, identity, sha256_hex
+from tests.fixtures.processes import free_port
 
 FULL = ("EMAIL", "PHONE", "FN", "LN", "ZIP", "CT", "ST", "COUNTRY", "DOBY", "DOBM", "DOBD", "GEN")
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -411,7 +412,7 @@ def test_no_request_goes_anywhere_but_the_graph_url(meta_fake: MetaGraphFake, ma
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.setenv(name, "http://127.0.0.2:9")
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     excepthook, default_api = sys.excepthook, FacebookAdsApi.get_default_api()
@@ -463,3 +464,10 @@ def test_bad_settings_are_config_errors(audience_id: str, token: str, options: d
     with pytest.raises(ConfigError) as error:
         MetaAudienceClient(audience_id, token, **options)
     assert str(error.value).startswith("meta: ")
+
+
+def test_an_explicit_proxy_is_used(meta_fake: MetaGraphFake, make_client: MakeClient) -> None:
+    client = make_client(proxies={"http": f"http://127.0.0.1:{free_port()}"}, max_retries=0)
+    with pytest.raises(DeliveryError, match=r"connection error \(ProxyError\)"):
+        client.add(Members(("EMAIL",), people(1)))
+    assert meta_fake.requests == []
