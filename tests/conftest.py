@@ -3,4 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.mariadb",
     "tests.fixtures.s3",
+    "tests.fakes.google_datamanager",
+    "tests.fakes.meta_graph",
 ]
