@@ -88,6 +88,42 @@ class Filters(_Strict):
         return self.model_dump(exclude_defaults=True)
 
 
+DIGITS_PATTERN = r"^[0-9]{1,20}$"
+
+
+class GoogleConsent(_Strict):
+    """Consent the merchant declares for every member (Data Manager `consent`); no default."""
+
+    ad_user_data: Literal["granted", "denied"]
+    ad_personalization: Literal["granted", "denied"]
+
+
+class GoogleDelivery(_Strict):
+    """A Customer Match user list reached through the Data Manager API."""
+
+    operating_account_id: Annotated[str, Field(pattern=DIGITS_PATTERN)]
+    user_list_id: Annotated[str, Field(pattern=DIGITS_PATTERN)]
+    login_account_id: Annotated[str, Field(pattern=DIGITS_PATTERN)] | None = None
+    consent: GoogleConsent
+
+
+class MetaDelivery(_Strict):
+    """A Meta customer-list custom audience reached through the Marketing API."""
+
+    custom_audience_id: Annotated[str, Field(pattern=DIGITS_PATTERN)]
+
+
+class DeliverySpec(_Strict):
+    """Where each run delivers the audience; without it, runs only write the file."""
+
+    mode: Literal["mirror", "replace"] = "mirror"
+    google: GoogleDelivery | None = None
+    meta: MetaDelivery | None = None
+
+    def destination_of(self, platform: str) -> GoogleDelivery | MetaDelivery | None:
+        return self.google if platform == "google" else self.meta
+
+
 class Audience(_Strict):
     """One audience: a platform, filters, and how often it is refreshed."""
 
@@ -102,6 +138,7 @@ class Audience(_Strict):
     suppression_list: Path | None = None
     value: Literal["none", "total_spent"] = "none"
     retention_days: Annotated[int, Field(ge=1, le=36_500)] = 90
+    delivery: DeliverySpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -139,6 +176,19 @@ class Audience(_Strict):
     def _value_is_meta_only(self) -> Audience:
         if self.value != "none" and self.platform != "meta":
             raise ValueError("value: total_spent is only available for platform meta")
+        return self
+
+    @model_validator(mode="after")
+    def _delivery_matches_platform(self) -> Audience:
+        if self.delivery is None:
+            return self
+        other = "meta" if self.platform == "google" else "google"
+        if getattr(self.delivery, other) is not None:
+            raise ValueError(f"delivery.{other}: this audience's platform is {self.platform}; "
+                             f"use delivery.{self.platform}")
+        if self.delivery.destination_of(self.platform) is None:
+            raise ValueError(f"delivery.{self.platform}: required when delivery is set "
+                             f"(the {self.platform} destination of the audience)")
         return self
 
     @property

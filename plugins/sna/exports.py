@@ -42,6 +42,12 @@ def is_export_key(key: str) -> bool:
     return EXPORT_KEY.match(key) is not None
 
 
+def member_set_key(audience_id: str, export_id: str) -> str:
+    """The export's members as the platform API takes them (hashed identifiers only), kept with the
+    export for its delivery and deleted with it."""
+    return f"_delivery/{audience_id}/exports/{export_id}.parquet"
+
+
 @dataclass
 class ReconcileReport:
     """What `reconcile` found (and removed, when repairing)."""
@@ -103,6 +109,7 @@ class ExportStore:
             with self.locks.held(entry.run_key, holder):
                 if not self.registry.has_file_key(entry.file_key, except_id=entry.id):
                     self.storage.delete(entry.file_key)
+                self.storage.delete(member_set_key(entry.audience, entry.id))
                 self.registry.delete(entry.id)
         except RunInProgressError:
             raise RunInProgressError(
@@ -124,6 +131,8 @@ class ExportStore:
             if discard_on_failure:
                 self._discard_unrecorded(entry)
             raise
+        if replaced is not None and replaced.id != entry.id:
+            self._delete_quietly(member_set_key(replaced.audience, replaced.id), reason=f"replaced by {entry.id}")
         if replaced is not None and replaced.file_key != entry.file_key:
             if replaced.file_uri == self.storage.uri(replaced.file_key):
                 self._delete_quietly(replaced.file_key, reason=f"replaced by export {entry.id}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,12 +23,15 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from sna.audience import Audience
+from sna.delivery.base import PlatformClient
+from sna.delivery.members import members_frame
+from sna.delivery.sync import DeliveryReport, MemberSets, deliver_members, export_members
 from sna.errors import DataContractError, NotFoundError, SnaError, StorageError
-from sna.exports import ExportStore
+from sna.exports import ExportStore, member_set_key
 from sna.filters import FilterPlan, SuppressionList
 from sna.locks import Holder
 from sna.normalize import Profile, profile_for
-from sna.registry import ExportEntry, new_export_id
+from sna.registry import Delivery, ExportEntry, new_export_id
 from sna.render import CsvRenderer
 from sna.selection import RANKING_COLUMNS, Deduplicator, Selector
 from sna.source.extract import ShopReader, empty_raw_frame
@@ -103,9 +106,14 @@ class ExportReport:
     size: int | None = None
     sha256: str | None = None
     dry_run: bool = False
+    delivery: dict[str, Any] | None = None
+    """The delivery to the platform (`DeliveryReport.to_dict()`), when the audience has one."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+ClientFactory = Callable[[Audience], PlatformClient]
 
 
 class Progress(Protocol):
@@ -156,6 +164,7 @@ class ExportPipeline:
         chunk_size: int = 50_000,
         tmp_dir: str | None = None,
         progress: Progress | None = None,
+        clients: ClientFactory | None = None,
     ) -> None:
         self.source = source
         self.store = store
@@ -163,6 +172,8 @@ class ExportPipeline:
         self.chunk_size = chunk_size
         self.tmp_dir = tmp_dir
         self.progress = progress or NoProgress()
+        self.clients = clients
+        """Opens the platform client of an audience's `delivery` block (None: delivery is not set up)."""
         self.locks = store.locks
 
     # -- helpers ----------------------------------------------------------------------------
@@ -308,17 +319,25 @@ class ExportPipeline:
             keep = np.load(staging.get("keep.npy", folder / "keep.npy"))
             output = folder / job.file_name
             offset = 0
+            with_value = job.audience.value == "total_spent"
+            members = FrameWriter(folder / "members.parquet") if job.audience.delivery is not None else None
             with output.open("wb") as stream:
-                renderer = CsvRenderer(stream, profile, hashing=job.audience.hashing,
-                                       with_value=job.audience.value == "total_spent")
+                renderer = CsvRenderer(stream, profile, hashing=job.audience.hashing, with_value=with_value)
                 renderer.write_header()
                 for frame in read_frames(candidates, batch_rows=self.chunk_size):
                     mask = keep[offset:offset + len(frame)]
                     offset += len(frame)
-                    renderer.write(frame.loc[mask].drop(columns=list(RANKING_COLUMNS)))
+                    rows = frame.loc[mask].drop(columns=list(RANKING_COLUMNS))
+                    renderer.write(rows)
+                    if members is not None:
+                        members.write(members_frame(job.audience.platform, rows, with_value=with_value))
             if renderer.rows != stats["exported"]:
                 raise DataContractError(f"rendered {renderer.rows} rows, {stats['exported']} were selected")
             written = staging.put(output, "audience.csv")
+            if members is not None:
+                no_rows = pd.DataFrame({c: pd.Series(dtype="str") for c in profile.file_header(with_value=with_value)})
+                members.close(members_frame(job.audience.platform, no_rows, with_value=with_value))
+                staging.put(members.path, "members.parquet")
         rendered = {"rows": renderer.rows, "size": written.size, "sha256": written.sha256,
                     "staged": written.uri}
         staging.put_json("render.json", rendered)
@@ -344,6 +363,8 @@ class ExportPipeline:
                      "sha256": rendered["sha256"], "export_id": export_id}
         staging.put_json("publish.json", published)  # written before the file: a crash after the copy
         # leaves a file that the run's next try reuses (or its clean-up deletes), never an unknown key
+        if staging.exists("members.parquet"):
+            storage.copy(staging.key("members.parquet"), member_set_key(job.audience_id, export_id))
         storage.copy(staging.key("audience.csv"), key)
         if storage.size(key) != rendered["size"]:
             raise StorageError(f"published file {storage.uri(key)} is incomplete")
@@ -416,14 +437,68 @@ class ExportPipeline:
             file=entry.file_uri, size=entry.size, sha256=entry.sha256,
         )
 
+    # -- deliver: the recorded export -> the platform ---------------------------------------
+
+    def deliver(self, job: ExportJob, *, dry_run: bool = False, validate_only: bool = False) -> DeliveryReport:
+        """The run's recorded export to its platform, sending only what changed (`sna.delivery.sync`)."""
+        entry = self.store.registry.find_by_run_key(job.run_key)
+        if entry is None:
+            raise NotFoundError(f"run {job.run_key}: nothing recorded to deliver (record must run first)")
+        return self.deliver_entry(entry, job.audience, dry_run=dry_run, validate_only=validate_only)
+
+    def deliver_export(self, export_id: str, audience: Audience, *, dry_run: bool = False,
+                       validate_only: bool = False) -> DeliveryReport:
+        """(Re)delivers a recorded export under its run's lease: never two deliveries of one run at once."""
+        entry = self.store.get(export_id)
+        holder = Holder(owner=f"sna-deliver:{uuid.uuid4().hex[:12]}", pid=os.getpid())
+        with self.locks.held(entry.run_key, holder):
+            return self.deliver_entry(entry, audience, dry_run=dry_run, validate_only=validate_only)
+
+    def deliver_entry(self, entry: ExportEntry, audience: Audience, *, dry_run: bool = False,
+                      validate_only: bool = False) -> DeliveryReport:
+        if audience.delivery is None:
+            raise NotFoundError(f"audience {audience.name} has no delivery block")
+        if self.clients is None:
+            raise NotFoundError("delivery is not set up in this runtime (no platform clients)")
+        sets = MemberSets(self.store.storage)
+        members = export_members(sets, entry.audience, entry.id)
+        client = self.clients(audience)
+        records = not (dry_run or validate_only)
+        try:
+            if records:
+                self.store.registry.set_delivery(entry.id, Delivery(status="pending", destination=client.destination,
+                                                                   mode=audience.delivery.mode))
+            report = deliver_members(members, entry.audience, client, sets, mode=audience.delivery.mode,
+                                     dry_run=dry_run, validate_only=validate_only)
+        except SnaError as error:
+            if records:
+                self._record_failed_delivery(entry, client.destination, audience.delivery.mode, error)
+            raise
+        finally:
+            client.close()
+        if records:
+            self.store.registry.set_delivery(entry.id, Delivery(
+                status=report.status, mode=report.mode, destination=report.destination,
+                delivered_at=report.delivered_at, added=report.added, removed=report.removed,
+                invalid=report.invalid, requests=report.requests))
+        return report
+
+    def _record_failed_delivery(self, entry: ExportEntry, destination: str, mode: str, error: SnaError) -> None:
+        try:
+            self.store.registry.set_delivery(entry.id, Delivery(status="failed", destination=destination, mode=mode))
+        except SnaError:
+            pass  # the registry is down too: the entry still says pending, and the error that matters propagates
+
     def cleanup(self, job: ExportJob) -> int:
         return self.staging(job).clear()
 
     # -- all stages in one go (command line, benchmark) -------------------------------------
 
-    def run(self, job: ExportJob, *, dry_run: bool = False) -> ExportReport:
+    def run(self, job: ExportJob, *, dry_run: bool = False, deliver: bool = True) -> ExportReport:
         """Every stage in order, under the run's lease (a concurrent run of the same audience and date
-        is refused); the staging area is removed whatever happens."""
+        is refused); the staging area is removed whatever happens. An audience with a `delivery`
+        block is then delivered (unless `deliver` is False); a failed delivery leaves the recorded
+        export in place, marked failed, and raises."""
         holder = Holder(owner=f"{(job.run_id or 'sna-run')[:250]}:{uuid.uuid4().hex[:12]}", pid=os.getpid())
         with self.locks.held(job.run_key, holder):
             try:
@@ -433,7 +508,10 @@ class ExportPipeline:
                     return self._report(job, stats, dry_run=True)
                 self.render(job)
                 self.publish(job)
-                return self.record(job)
+                report = self.record(job)
+                if deliver and job.audience.delivery is not None:
+                    report.delivery = self.deliver(job).to_dict()
+                return report
             except BaseException:
                 if not dry_run:
                     self.drop_unrecorded_file(job)
@@ -457,5 +535,6 @@ class ExportPipeline:
                 recorded = False  # the registry is unreachable: an orphan file is the worse outcome
             if not recorded:
                 self.store.storage.delete(published["key"])
+                self.store.storage.delete(member_set_key(job.audience_id, published["export_id"]))
         except Exception:  # noqa: BLE001 - best effort; housekeeping reconciles what is left
             pass

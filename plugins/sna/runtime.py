@@ -13,6 +13,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from sna.audience import Audience
+from sna.delivery.base import PlatformClient
+from sna.delivery.clients import Credentials, open_client
 from sna.errors import ConfigError, SourceError
 from sna.exports import ExportStore
 from sna.pipeline import ExportPipeline, NoProgress, Progress
@@ -102,10 +105,17 @@ class Runtime:
     def store(self) -> ExportStore:
         return ExportStore(self.storage, self.registry)
 
+    def credentials(self) -> Credentials:
+        """Platform secrets for delivery: the environment here; the Airflow layer reads its connections."""
+        return Credentials.from_env()
+
+    def open_client(self, audience: Audience) -> PlatformClient:
+        return open_client(audience, self.settings, self.credentials())
+
     def pipeline(self) -> ExportPipeline:
         return ExportPipeline(
             self.source_engine, self.store(), project_root=self.root, chunk_size=self.settings.chunk_size,
-            tmp_dir=self.settings.tmp_dir, progress=self.progress,
+            tmp_dir=self.settings.tmp_dir, progress=self.progress, clients=self.open_client,
         )
 
     def close(self) -> None:

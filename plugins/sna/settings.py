@@ -39,6 +39,13 @@ class Settings(BaseModel):
     audiences_dir: str = "config/audiences"
     chunk_size: Annotated[int, Field(ge=1000, le=1_000_000)] = 50_000
     tmp_dir: str | None = None
+    google_datamanager_url: str = "https://datamanager.googleapis.com"
+    google_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    """First wait before asking Google whether a request was processed (then doubling, up to 10 min)."""
+    google_poll_timeout_seconds: Annotated[float, Field(gt=0, le=86_400)] = 3600.0
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_api_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] | None = None
+    """None: the version the pinned facebook-business SDK was built for."""
 
 
 _ENV_KEYS = {name: f"SNA_{name.upper()}" for name in Settings.model_fields}

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from sna.delivery.base import PlatformClient, SendResult
 from sna.delivery.members import KEY, to_members
 from sna.errors import NotFoundError, SnaError
+from sna.exports import member_set_key
 from sna.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,7 @@ class MemberSets:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    @staticmethod
-    def export_key(audience_id: str, export_id: str) -> str:
-        return f"{DELIVERY_ROOT}/{audience_id}/exports/{export_id}.parquet"
+    export_key = staticmethod(member_set_key)
 
     @staticmethod
     def delivered_key(audience_id: str, destination: str) -> str:

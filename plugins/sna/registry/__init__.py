@@ -5,6 +5,6 @@ the one path that creates and upgrades them (versioned migrations, safe under co
 `entries` the export entries; run leases live in `sna.locks` on the same helpers.
 """
 
-from sna.registry.entries import MAX_PAGE, ExportEntry, Registry, new_export_id
+from sna.registry.entries import MAX_PAGE, Delivery, ExportEntry, Registry, new_export_id
 
-__all__ = ["MAX_PAGE", "ExportEntry", "Registry", "new_export_id"]
+__all__ = ["MAX_PAGE", "Delivery", "ExportEntry", "Registry", "new_export_id"]

@@ -20,6 +20,21 @@ MAX_PAGE = 1000
 
 
 @dataclass
+class Delivery:
+    """An export's delivery to its platform (counts only)."""
+
+    status: str = "none"
+    """none (not delivered), pending (being sent), delivered (the platform equals the export), failed."""
+    mode: str | None = None
+    destination: str | None = None
+    delivered_at: datetime | None = None
+    added: int = 0
+    removed: int = 0
+    invalid: int = 0
+    requests: int = 0
+
+
+@dataclass
 class ExportEntry:
     """One export file and what produced it (counts only: never customer data)."""
 
@@ -40,6 +55,7 @@ class ExportEntry:
     excluded: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     dag_run_id: str | None = None
+    delivery: Delivery = field(default_factory=Delivery)
 
 
 def new_export_id(now: datetime | None = None) -> str:
@@ -80,6 +96,14 @@ class Registry:
                 connection.execute(sa.delete(self.table).where(self.table.c.id == previous.id))
             connection.execute(sa.insert(self.table).values(**row))
         return _from_row(previous) if previous is not None else None
+
+    def set_delivery(self, export_id: str, delivery: Delivery) -> bool:
+        """Records the delivery of an export; False when the entry is gone (deleted meanwhile)."""
+        with self._errors(f"record the delivery of export {export_id}"), self.engine.begin() as connection:
+            result = connection.execute(
+                sa.update(self.table).where(self.table.c.id == export_id).values(**_delivery_row(delivery))
+            )
+        return result.rowcount > 0
 
     def get(self, export_id: str) -> ExportEntry | None:
         return self._one(self.table.c.id == export_id, f"read export {export_id}")
@@ -214,6 +238,20 @@ def _to_row(entry: ExportEntry) -> dict[str, Any]:
         "excluded": json.dumps({str(k): int(v) for k, v in entry.excluded.items()}, sort_keys=True),
         "warnings": json.dumps([str(w) for w in entry.warnings]),
         "dag_run_id": entry.dag_run_id,
+        **_delivery_row(entry.delivery),
+    }
+
+
+def _delivery_row(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "delivery_status": delivery.status,
+        "delivery_mode": delivery.mode,
+        "delivery_destination": delivery.destination,
+        "delivered_at": to_naive_utc(delivery.delivered_at) if delivery.delivered_at else None,
+        "delivery_added": delivery.added,
+        "delivery_removed": delivery.removed,
+        "delivery_invalid": delivery.invalid,
+        "delivery_requests": delivery.requests,
     }
 
 
@@ -240,4 +278,14 @@ def _from_row(row: sa.Row) -> ExportEntry:
         excluded=json.loads(values["excluded"]),
         warnings=json.loads(values["warnings"]),
         dag_run_id=values["dag_run_id"],
+        delivery=Delivery(
+            status=values["delivery_status"] or "none",
+            mode=values["delivery_mode"],
+            destination=values["delivery_destination"],
+            delivered_at=from_naive_utc(values["delivered_at"]) if values["delivered_at"] else None,
+            added=int(values["delivery_added"] or 0),
+            removed=int(values["delivery_removed"] or 0),
+            invalid=int(values["delivery_invalid"] or 0),
+            requests=int(values["delivery_requests"] or 0),
+        ),
     )

@@ -37,6 +37,14 @@ exports = sa.Table(
     sa.Column("excluded", sa.Text, nullable=False),
     sa.Column("warnings", sa.Text, nullable=False),
     sa.Column("dag_run_id", sa.String(250), nullable=True),
+    sa.Column("delivery_status", sa.String(16), nullable=True),
+    sa.Column("delivery_mode", sa.String(16), nullable=True),
+    sa.Column("delivery_destination", sa.String(128), nullable=True),
+    sa.Column("delivered_at", timestamp_type(), nullable=True),
+    sa.Column("delivery_added", sa.BigInteger, nullable=True),
+    sa.Column("delivery_removed", sa.BigInteger, nullable=True),
+    sa.Column("delivery_invalid", sa.BigInteger, nullable=True),
+    sa.Column("delivery_requests", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("run_key", name=f"uq_{EXPORTS}_run_key"),
 )
 sa.Index(f"ix_{EXPORTS}_audience_created", exports.c.audience, exports.c.created_at)
