@@ -184,7 +184,7 @@ def test_unreachable_and_missing_databases(tmp_path):
         create_source_engine(f"sqlite:///{tmp_path / 'none.db'}")
     empty = tmp_path / "empty.db"
     sa.create_engine(f"sqlite:///{empty}").connect().close()
-    with pytest.raises(SourceError, match="no such table: ps_"):
+    with pytest.raises(SourceSchemaError, match=r"table ps_\w+ does not exist \(check source.table_prefix\)"):
         list(ShopReader(create_source_engine(f"sqlite:///{empty}")).iter_chunks())
 
 
