@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from sna.audience import SourceSpec
-from sna.errors import ConfigError, SourceError
+from sna.errors import ConfigError, SourceError, SourceSchemaError
 from sna.runtime import create_source_engine
 from sna.source.extract import RAW_COLUMNS, ShopReader
 from sna.source.schema import create_schema
