@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
+from sna.delivery.clients import Credentials
 from sna.errors import ConfigError
 from sna.runtime import Runtime
 from sna.settings import Settings, load_settings, project_root, resolve_locations
@@ -24,6 +25,8 @@ from sna.storage import Storage, open_storage
 SOURCE_CONN_ID = "sna_prestashop"
 STORAGE_CONN_ID = "sna_s3"
 REGISTRY_CONN_ID = "sna_registry"
+GOOGLE_CONN_ID = "sna_google"
+META_CONN_ID = "sna_meta"
 
 # Airflow connection types -> SQLAlchemy drivers installed with SNA (mysqlclient, psycopg2).
 _DRIVERS = {
@@ -78,12 +81,60 @@ def _url_of(conn_id: str) -> str | None:
     return sqlalchemy_url(conn).render_as_string(hide_password=False) if conn is not None else None
 
 
+def google_credentials_of(conn: Any) -> object:
+    """`sna_google`, a Google Cloud connection: `extra.keyfile_dict` (the service-account JSON),
+    `extra.key_path` (its file), `extra.anonymous: true` (loopback test endpoints only), or nothing
+    (Application Default Credentials of the worker). Keys with the provider's
+    `extra__google_cloud_platform__` prefix are read too."""
+    import json
+
+    from sna.delivery.google import SCOPE
+
+    extra = conn.extra_dejson
+
+    def value(name: str) -> Any:
+        return extra.get(name) or extra.get(f"extra__google_cloud_platform__{name}")
+
+    if value("anonymous"):
+        return "anonymous"
+    if value("keyfile_dict"):
+        from google.oauth2 import service_account
+
+        info = value("keyfile_dict")
+        try:
+            info = json.loads(info) if isinstance(info, str) else info
+            return service_account.Credentials.from_service_account_info(info, scopes=[SCOPE])
+        except (ValueError, TypeError):
+            raise ConfigError(f"connection {GOOGLE_CONN_ID}: extra.keyfile_dict is not a service-account key") from None
+    if value("key_path"):
+        return str(value("key_path"))
+    import google.auth
+
+    credentials, _project = google.auth.default(scopes=[SCOPE])
+    return credentials
+
+
+def platform_credentials() -> Credentials:
+    """Delivery secrets: the `sna_google` / `sna_meta` connections when defined, else the environment."""
+    from_env = Credentials.from_env()
+    google_conn = optional_connection(GOOGLE_CONN_ID)
+    meta_conn = optional_connection(META_CONN_ID)
+    return Credentials(
+        google=google_credentials_of(google_conn) if google_conn is not None else from_env.google,
+        meta_access_token=(meta_conn.password or None) if meta_conn is not None else from_env.meta_access_token,
+    )
+
+
 class AirflowRuntime(Runtime):
-    """The engine's `Runtime`, whose S3 client comes from the `sna_s3` connection when defined."""
+    """The engine's `Runtime`, whose S3 client comes from the `sna_s3` connection when defined and
+    whose platform credentials come from `sna_google` / `sna_meta`."""
 
     def __init__(self, *args: Any, s3_conn_defined: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.s3_conn_defined = s3_conn_defined
+
+    def credentials(self) -> Credentials:
+        return platform_credentials()
 
     @cached_property
     def storage(self) -> Storage:

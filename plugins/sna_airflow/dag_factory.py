@@ -93,7 +93,8 @@ def audience_dag(audience: Audience) -> DAG:
         default_args=retry_arguments(),
     )
     def export() -> None:
-        add_export_tasks(lambda _params: audience, outlet=audience_asset(audience.name))
+        add_export_tasks(lambda _params: audience, outlet=audience_asset(audience.name),
+                         deliver=audience.delivery is not None)
 
     return export()
 

@@ -62,8 +62,10 @@ def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False
             yield pipeline, job
 
 
-def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, namespace: str = "") -> None:
-    """Adds the five tasks, in order, to the DAG being defined (`namespace`: see `ExportJob`)."""
+def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, namespace: str = "",
+                     deliver: bool = False) -> None:
+    """Adds the five tasks, in order, to the DAG being defined (`namespace`: see `ExportJob`), and a
+    sixth, `deliver`, for an audience with a `delivery` block."""
 
     @task(task_id="extract", multiple_outputs=False)
     def extract(**context: Any) -> dict[str, Any]:
@@ -97,7 +99,7 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
         """Records the entry, removes the staging and announces the fresh audience (Asset event).
         The published file stays for a retry; when no retry is left it is deleted (no file without
         its entry), and the entry of an earlier run stays as it was, with its own file."""
-        with leased_pipeline(audience_of, context, last=True, namespace=namespace) as (pipeline, job):
+        with leased_pipeline(audience_of, context, last=not deliver, namespace=namespace) as (pipeline, job):
             try:
                 report = pipeline.record(job)
             except Exception as error:
@@ -113,4 +115,17 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
             }
         return report.to_dict()
 
-    chain(extract(), validate(), render(), publish(), record())
+    @task(task_id="deliver", multiple_outputs=False)
+    def deliver_task(**context: Any) -> dict[str, Any]:
+        """Sends the recorded export's changes to the platform (`sna.delivery.sync`); a retry or a
+        rerun recomputes from the last delivered set, so nothing is sent twice or lost."""
+        with leased_pipeline(audience_of, context, last=True, namespace=namespace) as (pipeline, job):
+            report = pipeline.deliver(job)
+        log.info("delivered to %s (%s): %s added, %s removed, %s invalid, %s requests", report.destination,
+                 report.mode, report.added, report.removed, report.invalid, report.requests)
+        return report.to_dict()
+
+    tasks = [extract(), validate(), render(), publish(), record()]
+    if deliver:
+        tasks.append(deliver_task())
+    chain(*tasks)

@@ -11,6 +11,7 @@ A registry at the newest version costs one small read and no lock.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,9 @@ def head_revision() -> str:
     head = _scripts().get_current_head()
     assert head is not None, "the registry has no migration"
     return head
+
+
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)  # "Context impl ..." on every check
 
 
 def current_revision(connection: Connection) -> str | None:
