@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sna.audience import Audience
@@ -93,11 +96,28 @@ def sweep_staging(storage: Storage, now: datetime, max_age: timedelta = STAGING_
     return removed
 
 
-def abort_stale_uploads(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE) -> int:
-    """Aborts the multipart uploads older than `max_age` (S3 only): a writer whose endpoint died
-    mid-upload could not abort its own, and the parts it sent would linger unseen (and billed)."""
-    abort = getattr(storage, "abort_incomplete_uploads", None)
-    return abort(initiated_before=now - max_age) if abort is not None else 0
+def sweep_abandoned_writes(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE) -> int:
+    """Removes what writers killed mid-write left behind, older than `max_age`: temporary files of a
+    local folder, multipart uploads on S3 (whose endpoint died before they could abort, the parts
+    lingering unseen and billed). Both hold customer rows."""
+    return storage.remove_abandoned_writes(now - max_age)
+
+
+
+def sweep_scratch(tmp_dir: str | None, now: datetime, max_age: timedelta = STAGING_MAX_AGE) -> list[str]:
+    """Removes this machine's scratch folders (`<tmp_dir>/sna-*`) older than `max_age`: a run killed
+    mid-stage could not remove its local copies of staged rows. Returns the folders removed."""
+    root = Path(tmp_dir or tempfile.gettempdir())
+    removed = []
+    for folder in sorted(root.glob("sna-*")):
+        try:
+            newest = max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
+        except OSError:
+            continue
+        if folder.is_dir() and now.timestamp() - newest >= max_age.total_seconds():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
 
 
 def reconcile(store: ExportStore, *, repair: bool, now: datetime) -> dict[str, Any]:

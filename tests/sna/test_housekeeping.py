@@ -63,3 +63,33 @@ def test_a_storage_folder_holding_the_registry_or_the_shop_is_refused(tmp_path) 
             refuse_shared_folder(locations)
     refuse_shared_folder(Locations(f"sqlite:///{tmp_path / 'shop.db'}", folder.as_uri(),
                                    f"sqlite:///{tmp_path / 'registry.db'}"))
+
+
+def test_crash_leftovers_with_customer_data_are_swept_after_the_grace_period(tmp_path) -> None:
+    """A writer SIGKILLed mid-write leaves `.<name>.tmp-*` (hidden from `list`) and a scratch folder
+    `sna-*` in tmp_dir: both hold rows, both are removed once older than the grace period."""
+    from sna.housekeeping import sweep_abandoned_writes, sweep_scratch
+
+    storage = LocalStorage(tmp_path / "exports")
+    folder = tmp_path / "exports" / "vip" / "google"
+    folder.mkdir(parents=True)
+    old_temp = folder / ".vip_google_2026-11-01_x.csv.tmp-abc123"
+    young_temp = folder / ".vip_google_2026-11-02_y.csv.tmp-def456"
+    for path in (old_temp, young_temp):
+        path.write_text("email\njane@example.com\n")
+    scratch = tmp_path / "scratch"
+    old_scratch, young_scratch = scratch / "sna-old1", scratch / "sna-young1"
+    for path in (old_scratch, young_scratch):
+        path.mkdir(parents=True)
+        (path / "extract.parquet").write_bytes(b"rows")
+    (scratch / "other-tool").mkdir()
+    now = datetime.now(UTC)
+    two_days_ago = time.time() - 2 * 86400
+    for path in (old_temp, old_scratch / "extract.parquet", old_scratch):
+        os.utime(path, (two_days_ago, two_days_ago))
+
+    assert sweep_abandoned_writes(storage, now) == 1
+    assert sweep_scratch(str(scratch), now) == ["sna-old1"]
+
+    assert not old_temp.exists() and young_temp.exists()
+    assert not old_scratch.exists() and young_scratch.exists() and (scratch / "other-tool").exists()

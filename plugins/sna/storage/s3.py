@@ -240,6 +240,9 @@ class S3Storage(Storage):
                 "get_object", Params={"Bucket": self.bucket, "Key": full_key}, ExpiresIn=seconds
             )
 
+    def remove_abandoned_writes(self, started_before: datetime) -> int:
+        return self.abort_incomplete_uploads(initiated_before=started_before)
+
     def abort_incomplete_uploads(self, prefix: str = "", initiated_before: datetime | None = None) -> int:
         """Abort multipart uploads left under `prefix` by writers that died before they could abort
         (for example when the endpoint vanished mid-upload); returns how many were aborted. With
