@@ -21,6 +21,8 @@ def sna(
 ) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     full_env.pop("SNA_DEBUG", None)
+    # this checkout's engine, not whichever one the virtualenv has installed in editable mode
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "plugins"), full_env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "sna", *args],
         capture_output=True,
