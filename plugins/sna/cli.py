@@ -223,6 +223,22 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; a reader that goes away early (`| head`, `less` quit) ends it quietly."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # while a broken pipe can still be handled here, not at interpreter exit
+    except BrokenPipeError:
+        # Python's documented recipe: nothing more can reach the reader, and the pending output must
+        # not be flushed into the closed pipe at exit (which would print a traceback).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_FAILED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress = _TqdmProgress() if sys.stderr.isatty() else None
@@ -240,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sna: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # handled by main
     except Exception as error:  # noqa: BLE001 - the message could hold data: show the class only
         if os.environ.get("SNA_DEBUG"):
             traceback.print_exc()

@@ -184,3 +184,36 @@ def test_s3_export_end_to_end(tmp_path, locations, s3_bucket, s3_storage_url):
     assert sna("exports", "download", report["export_id"], str(dest), env=env).returncode == 0
     header, rows = read_rows(dest.read_bytes())
     assert header[-1] == "value" and len(rows) == report["rows"]
+
+
+@pytest.fixture
+def exported(tmp_path, locations) -> dict:
+    """A small demo shop with one recorded Google export; returns its `--json` report."""
+    created = sna("demo-shop", locations["SNA_SOURCE_URL"], "--customers", "200", env=locations)
+    assert created.returncode == 0, created.stderr
+    google = audience_file(tmp_path, "name: cli_google\nplatform: google\n")
+    result = sna("run", google, "--reference-date", "2026-11-01", "--json", env=locations)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def closed_pipe_run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`sna ARGS | head -0`: standard output is a real pipe whose reader is gone before sna writes."""
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT / "plugins")}
+    full_env.pop("SNA_DEBUG", None)
+    process = subprocess.Popen([sys.executable, "-m", "sna", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=full_env, cwd=ROOT)
+    process.stdout.close()  # the reader stops at once (head, less quitting, a jq that failed)
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    return subprocess.CompletedProcess(process.args, process.wait(timeout=300), None, stderr)
+
+
+def test_a_reader_that_stops_early_ends_sna_quietly(tmp_path, locations, exported):
+    listed = closed_pipe_run("exports", "list", env=locations)
+    assert listed.stderr == "" and listed.returncode == 1
+    google = audience_file(tmp_path, "name: cli_google\nplatform: google\n")
+    run = closed_pipe_run("run", google, "--reference-date", "2026-11-02", "--json", env=locations)
+    assert run.stderr == "" and run.returncode == 1
+    # the export itself was done: only its report had no reader
+    assert "2026-11-02" in sna("exports", "list", env=locations).stdout
