@@ -14,11 +14,12 @@ import traceback
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sna.audience import load_audience, load_audiences
 from sna.errors import ConfigError, SnaError
 from sna.pipeline import ExportJob, ExportReport
+from sna.registry import MAX_PAGE
 from sna.runtime import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -46,15 +47,33 @@ class _TqdmProgress:
             self._bar = None
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error (`sna: error: ...`, exit 2), not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"sna: error: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+
+
 def _reference_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--reference-date: {text!r} is not a date YYYY-MM-DD") from None
+        # argparse prefixes "argument --reference-date: " itself
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _page_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_PAGE:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {MAX_PAGE}")
+    return value
 
 
 def _locations_parent() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     group = parent.add_argument_group("locations (flags win over SNA_SOURCE_URL, SNA_STORAGE_URL, SNA_REGISTRY_URL)")
     group.add_argument("--source-url", default=argparse.SUPPRESS, help="SQLAlchemy URL of the shop database")
     group.add_argument("--storage-url", default=argparse.SUPPRESS, help="s3://bucket/prefix or file:///abs/dir")
@@ -64,7 +83,7 @@ def _locations_parent() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     locations = _locations_parent()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sna", parents=[locations],
         description="Export PrestaShop customers as Google Ads / Meta customer-list files.",
     )
@@ -87,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = actions.add_parser("list", help="export entries, newest first", parents=[locations])
     listing.add_argument("--audience")
     listing.add_argument("--platform", choices=("google", "meta"))
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_page_size, default=50, help=f"at most this many (1-{MAX_PAGE})")
     listing.add_argument("--json", action="store_true")
     download = actions.add_parser("download", help="copy an export's file to DEST", parents=[locations])
     download.add_argument("export_id", metavar="ID")

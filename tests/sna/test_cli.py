@@ -141,8 +141,21 @@ def test_broken_audience_file_is_one_line(tmp_path, locations):
 
 def test_bad_reference_date_is_a_usage_error(tmp_path, locations):
     google = audience_file(tmp_path, "name: x\nplatform: google\n")
-    result = sna("run", google, "--reference-date", "yesterday", env=locations)
-    assert result.returncode == 2 and "--reference-date" in result.stderr
+    for text in ("yesterday", "2026-13-45"):
+        result = sna("run", google, "--reference-date", text, env=locations)
+        assert result.returncode == 2
+        assert_one_line_error(result, "--reference-date", text)
+        assert result.stderr.count("--reference-date") == 1, result.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("exports",), ("exports", "list", "--platform", "tiktok"),
+                                  ("run",), ("preview", "a.yaml", "--nope"), ("exports", "list", "--limit", "x"),
+                                  ("exports", "list", "--limit", "0")])
+def test_usage_errors_are_one_line_without_the_usage_block(args):
+    result = sna(*args)
+    assert result.returncode == 2
+    assert_one_line_error(result)
+    assert "usage:" not in result.stderr
 
 
 def test_unreachable_database_leaves_nothing(tmp_path, locations):
