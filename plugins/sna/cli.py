@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sna.audience import load_audience, load_audiences
-from sna.errors import ConfigError, SnaError
+from sna.errors import ConfigError, NotFoundError, SnaError
+from sna.exports import ExportStore
 from sna.pipeline import ExportJob, ExportReport
 from sna.registry import MAX_PAGE
 from sna.runtime import Runtime
@@ -164,7 +165,7 @@ def _job(args: argparse.Namespace) -> ExportJob:
 
 def _cmd_preview(args: argparse.Namespace, runtime: Runtime) -> int:
     job = _job(args)  # the audience file is checked before any location is touched
-    report = runtime.pipeline().preview(job)
+    report = runtime.pipeline(preview_only=True).preview(job)
     _print_report(report, args.json)
     return EXIT_OK
 
@@ -181,22 +182,42 @@ def _entry_line(entry: Any) -> str:
             f"{entry.hashing:<6} {entry.reference_date}  rows {entry.rows}/{entry.scanned}  {entry.file_uri}")
 
 
+def _existing_store(runtime: Runtime) -> ExportStore | None:
+    """The export store of a registry that must exist already; None when its database has no table yet."""
+    return runtime.store() if runtime.has_exports_table() else None
+
+
 def _cmd_exports(args: argparse.Namespace, runtime: Runtime) -> int:
-    store = runtime.store()
+    store = _existing_store(runtime)
     if args.action == "list":
-        entries = store.list(audience=args.audience, platform=args.platform, limit=args.limit)
-        for entry in entries:
-            print(_entry_line(entry))
-        if not entries:
-            print("no exports")
-        if args.json:
-            print(json.dumps([entry_to_json(e) for e in entries]))
-    elif args.action == "download":
-        path = store.download(args.export_id, args.dest)
-        print(f"downloaded export {args.export_id} to {path}")
-    elif args.action == "delete":
-        entry = store.delete(args.export_id)
-        print(f"deleted export {entry.id} ({entry.file_uri})")
+        return _list_exports(args, store)
+    if store is None:
+        raise NotFoundError(f"export {args.export_id} does not exist")
+    if args.action == "download":
+        return _download_export(args, store)
+    return _delete_export(args, store)
+
+
+def _list_exports(args: argparse.Namespace, store: ExportStore | None) -> int:
+    entries = store.list(audience=args.audience, platform=args.platform, limit=args.limit) if store else []
+    for entry in entries:
+        print(_entry_line(entry))
+    if not entries:
+        print("no exports")
+    if args.json:
+        print(json.dumps([entry_to_json(e) for e in entries]))
+    return EXIT_OK
+
+
+def _download_export(args: argparse.Namespace, store: ExportStore) -> int:
+    path = store.download(args.export_id, args.dest)
+    print(f"downloaded export {args.export_id} to {path}")
+    return EXIT_OK
+
+
+def _delete_export(args: argparse.Namespace, store: ExportStore) -> int:
+    entry = store.delete(args.export_id)
+    print(f"deleted export {entry.id} ({entry.file_uri})")
     return EXIT_OK
 
 
@@ -232,6 +253,10 @@ def _cmd_demo_shop(args: argparse.Namespace, runtime: Runtime) -> int:
     return EXIT_OK
 
 
+_CREATING_COMMANDS = {"run"}
+"""The only command that may create a registry (its file, folder and table): the others only read one,
+or remove from one, and a missing registry is an error naming it rather than a new empty one."""
+
 _COMMANDS = {
     "validate": _cmd_validate,
     "preview": _cmd_preview,
@@ -266,6 +291,7 @@ def _main(argv: Sequence[str] | None) -> int:
         storage_url=getattr(args, "storage_url", None),
         registry_url=getattr(args, "registry_url", None),
         progress=progress,
+        create=args.command in _CREATING_COMMANDS,
     )
     try:
         return _COMMANDS[args.command](args, runtime)

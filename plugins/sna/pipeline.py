@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -126,12 +127,13 @@ def run_warnings(platform: str, rows: int) -> list[str]:
 
 
 class ExportPipeline:
-    """Runs export jobs against one shop database and one export store."""
+    """Runs export jobs against one shop database and one export store (None: a pipeline that only
+    previews, so a preview opens no registry)."""
 
     def __init__(
         self,
         source: Engine,
-        store: ExportStore,
+        store: ExportStore | None,
         *,
         project_root: Path,
         chunk_size: int = 50_000,
@@ -144,7 +146,13 @@ class ExportPipeline:
         self.chunk_size = chunk_size
         self.tmp_dir = tmp_dir
         self.progress = progress or NoProgress()
-        self.locks = RunLocks(store.registry.engine, f"{store.registry.table.name}_leases")
+
+    @cached_property
+    def locks(self) -> RunLocks:
+        """The run leases, beside the registry (a preview, which needs no store, never opens them)."""
+        if self.store is None:
+            raise ValueError("this pipeline has no export store: it can only preview")
+        return RunLocks(self.store.registry.engine, f"{self.store.registry.table.name}_leases")
 
     # -- helpers ----------------------------------------------------------------------------
 

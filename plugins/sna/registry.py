@@ -21,7 +21,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from sna.errors import ConfigError, RegistryError
+from sna.errors import ConfigError, NotFoundError, RegistryError
 
 MAX_PAGE = 1000
 
@@ -89,7 +89,7 @@ def _define_table(name: str) -> sa.Table:
     return table
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, *, create: bool = True) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -99,7 +99,12 @@ def _make_engine(url: str) -> Engine:
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
             raise ConfigError("invalid registry URL: SQLite needs a file, e.g. sqlite:////abs/registry.db")
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(parsed.database).expanduser()
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise NotFoundError(f"registry {path}: the file does not exist (no export was recorded there; "
+                                "check the registry URL)")
         connect_args["timeout"] = 30
     elif backend in ("mysql", "mariadb", "postgresql"):
         connect_args["connect_timeout"] = 5
@@ -124,10 +129,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Registry:
     """Export entries in one table; every database failure becomes a one-line RegistryError."""
 
-    def __init__(self, url_or_engine: str | Engine, table_name: str = "sna_exports") -> None:
+    def __init__(self, url_or_engine: str | Engine, table_name: str = "sna_exports", *, create: bool = True) -> None:
+        """`create=False` (read-only callers) never makes a SQLite file or its folder: a missing file is
+        a NotFoundError naming it."""
         if not table_name.replace("_", "").isalnum() or not table_name[:1].isalpha() or len(table_name) > 48:
             raise ConfigError(f"invalid registry table name {table_name!r}")
-        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else _make_engine(url_or_engine)
+        self.engine = (url_or_engine if isinstance(url_or_engine, Engine)
+                       else _make_engine(url_or_engine, create=create))
         self.table = _define_table(table_name)
         self.database = self.engine.url.render_as_string(hide_password=True)
 

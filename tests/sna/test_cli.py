@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.sna.filecheck import read_rows
 
@@ -117,6 +118,7 @@ def test_preview_writes_nothing(tmp_path, locations):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["scanned"] == customers_written(created) and report["file"] is None
     assert not (tmp_path / "exports").exists() or not any((tmp_path / "exports").rglob("*.csv"))
+    assert not (tmp_path / "registry.db").exists(), "a preview only reads: it makes no registry"
 
 
 def test_validate_reports_every_error_of_every_file(tmp_path):
@@ -230,3 +232,29 @@ def test_a_reader_that_stops_early_ends_sna_quietly(tmp_path, locations, exporte
     assert run.stderr == "" and run.returncode == 1
     # the export itself was done: only its report had no reader
     assert "2026-11-02" in sna("exports", "list", env=locations).stdout
+
+
+@pytest.mark.parametrize("args", [("exports", "list"), ("exports", "download", "20261101T000000Z-0000000000", "x.csv"),
+                                  ("exports", "delete", "20261101T000000Z-0000000000")])
+def test_read_only_commands_never_create_a_registry(tmp_path, locations, args):
+    missing = tmp_path / "nonexistent" / "x.db"
+    result = sna(*args, "--registry-url", f"sqlite:///{missing}", env=locations, cwd=tmp_path)
+    assert result.returncode == 1
+    assert_one_line_error(result, str(missing), "does not exist")
+    assert not missing.parent.exists()
+
+
+def test_a_registry_database_without_the_table_has_no_exports(tmp_path, locations, mariadb_url):
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "empty.db").close()  # an existing database, no table yet
+    for url in (f"sqlite:///{tmp_path / 'empty.db'}", mariadb_url):
+        result = sna("exports", "list", "--registry-url", url, env=locations)
+        assert result.returncode == 0, result.stderr
+        assert "no exports" in result.stdout
+        engine = sa.create_engine(url)
+        assert sa.inspect(engine).get_table_names() == [], "a read-only command created a table"
+        engine.dispose()
+    assert_one_line_error(sna("exports", "download", "20261101T000000Z-0000000000", "x.csv",
+                              "--registry-url", mariadb_url, env=locations, cwd=tmp_path),
+                          "20261101T000000Z-0000000000 does not exist")
