@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import traceback
 from collections.abc import Sequence
@@ -111,9 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     download = actions.add_parser("download", help="copy an export's file to DEST", parents=[locations])
     download.add_argument("export_id", metavar="ID")
-    download.add_argument("dest", metavar="DEST", type=Path)
+    download.add_argument("dest", metavar="DEST",
+                          help="a file (its folder must exist), an existing folder, or - for standard output")
+    download.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
     delete = actions.add_parser("delete", help="delete an export's file, then its entry", parents=[locations])
     delete.add_argument("export_id", metavar="ID")
+    delete.add_argument("--yes", action="store_true", help="do not ask (needed when not at a terminal)")
 
     demo = commands.add_parser("demo-shop", help="write a realistic demo PrestaShop database")
     demo.add_argument("dest_url", metavar="DEST_URL", help="sqlite:////abs/shop.db or mysql+mysqldb://...")
@@ -210,13 +214,40 @@ def _list_exports(args: argparse.Namespace, store: ExportStore | None) -> int:
 
 
 def _download_export(args: argparse.Namespace, store: ExportStore) -> int:
-    path = store.download(args.export_id, args.dest)
-    print(f"downloaded export {args.export_id} to {path}")
+    entry = store.get(args.export_id)
+    if args.dest == "-":  # the file itself on standard output, nothing else (for a pipe)
+        _name, stream = store.open(entry.id)
+        out = sys.stdout.buffer
+        with stream as reader:
+            shutil.copyfileobj(reader, out, length=1024 * 1024)
+        out.flush()
+        return EXIT_OK
+    dest = Path(args.dest)
+    target = dest / store.file_name(entry) if dest.is_dir() else dest
+    if not target.parent.is_dir():
+        raise NotFoundError(f"{target.parent}: the folder does not exist (create it first)")
+    if target.exists() and not args.force:
+        raise ConfigError(f"{target} already exists (pass --force to overwrite it)")
+    path = store.download(entry.id, target)
+    print(f"downloaded export {entry.id} to {path}")
     return EXIT_OK
 
 
+def _confirmed(question: str) -> bool:
+    """Asks on the terminal (standard error, so a redirected output stays clean); only y/yes is a yes."""
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def _delete_export(args: argparse.Namespace, store: ExportStore) -> int:
-    entry = store.delete(args.export_id)
+    entry = store.get(args.export_id)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"export {entry.id}: not at a terminal to confirm; pass --yes to delete it")
+        if not _confirmed(f"delete export {entry.id} (file {store.file_name(entry)})?"):
+            print(f"sna: export {entry.id} not deleted", file=sys.stderr)
+            return EXIT_FAILED
+    store.delete(entry.id)
     print(f"deleted export {entry.id} ({entry.file_uri})")
     return EXIT_OK
 

@@ -17,18 +17,22 @@ from tests.sna.filecheck import read_rows
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def sna(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess:
+def sna_env(env: dict[str, str] | None) -> dict[str, str]:
     full_env = {**os.environ, **(env or {})}
     full_env.pop("SNA_DEBUG", None)
     # this checkout's engine, not whichever one the virtualenv has installed in editable mode
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "plugins"), full_env.get("PYTHONPATH")]))
+    return full_env
+
+
+def sna(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, text: bool = True
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sna", *args],
         capture_output=True,
-        text=True,
-        env=full_env,
+        text=text,
+        env=sna_env(env),
         cwd=cwd or ROOT,
         timeout=300,
     )
@@ -103,10 +107,11 @@ def test_demo_shop_run_list_download_delete(tmp_path, locations):
     assert sna("exports", "download", report["export_id"], str(dest), env=locations).returncode == 0
     assert dest.read_bytes() == exported.read_bytes()
 
-    assert sna("exports", "delete", report["export_id"], env=locations).returncode == 0
+    assert sna("exports", "delete", report["export_id"], "--yes", env=locations).returncode == 0
     assert not exported.exists()
     assert "no exports" in sna("exports", "list", env=locations).stdout
-    assert_one_line_error(sna("exports", "delete", report["export_id"], env=locations), report["export_id"])
+    assert_one_line_error(sna("exports", "delete", report["export_id"], "--yes", env=locations),
+                          report["export_id"])
 
 
 def test_preview_writes_nothing(tmp_path, locations):
@@ -214,10 +219,8 @@ def exported(tmp_path, locations) -> dict:
 
 def closed_pipe_run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """`sna ARGS | head -0`: standard output is a real pipe whose reader is gone before sna writes."""
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT / "plugins")}
-    full_env.pop("SNA_DEBUG", None)
     process = subprocess.Popen([sys.executable, "-m", "sna", *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=full_env, cwd=ROOT)
+                               stderr=subprocess.PIPE, env=sna_env(env), cwd=ROOT)
     process.stdout.close()  # the reader stops at once (head, less quitting, a jq that failed)
     stderr = process.stderr.read().decode()
     process.stderr.close()
@@ -235,7 +238,7 @@ def test_a_reader_that_stops_early_ends_sna_quietly(tmp_path, locations, exporte
 
 
 @pytest.mark.parametrize("args", [("exports", "list"), ("exports", "download", "20261101T000000Z-0000000000", "x.csv"),
-                                  ("exports", "delete", "20261101T000000Z-0000000000")])
+                                  ("exports", "delete", "20261101T000000Z-0000000000", "--yes")])
 def test_read_only_commands_never_create_a_registry(tmp_path, locations, args):
     missing = tmp_path / "nonexistent" / "x.db"
     result = sna(*args, "--registry-url", f"sqlite:///{missing}", env=locations, cwd=tmp_path)
@@ -258,3 +261,68 @@ def test_a_registry_database_without_the_table_has_no_exports(tmp_path, location
     assert_one_line_error(sna("exports", "download", "20261101T000000Z-0000000000", "x.csv",
                               "--registry-url", mariadb_url, env=locations, cwd=tmp_path),
                           "20261101T000000Z-0000000000 does not exist")
+
+
+def exported_file(report: dict) -> Path:
+    return Path(report["file"].removeprefix("file://"))
+
+
+def test_download_needs_an_existing_folder_and_force_to_overwrite(tmp_path, locations, exported):
+    export_id, content = exported["export_id"], exported_file(exported).read_bytes()
+    nowhere = tmp_path / "nonexistent" / "dir" / "x.csv"
+    assert_one_line_error(sna("exports", "download", export_id, str(nowhere), env=locations),
+                          str(nowhere.parent), "does not exist")
+    assert not (tmp_path / "nonexistent").exists()
+
+    dest = tmp_path / "copy.csv"
+    dest.write_bytes(b"mine")
+    refused = sna("exports", "download", export_id, str(dest), env=locations)
+    assert_one_line_error(refused, str(dest), "--force")
+    assert dest.read_bytes() == b"mine"
+    assert sna("exports", "download", export_id, str(dest), "--force", env=locations).returncode == 0
+    assert dest.read_bytes() == content
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert sna("exports", "download", export_id, str(folder), env=locations).returncode == 0
+    assert (folder / exported_file(exported).name).read_bytes() == content
+    assert_one_line_error(sna("exports", "download", export_id, str(folder), env=locations), "--force")
+
+
+def test_download_to_standard_output(locations, exported):
+    result = sna("exports", "download", exported["export_id"], "-", env=locations, text=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == exported_file(exported).read_bytes() and result.stderr == b""
+
+
+def delete_at_a_terminal(export_id: str, answer: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`sna exports delete ID` typed at a terminal (a pseudo-terminal as standard input), answered."""
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "sna", "exports", "delete", export_id], stdin=slave,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=sna_env(env), cwd=ROOT,
+                                   text=True)
+        os.close(slave)
+        os.write(master, answer.encode() + b"\n")
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        os.close(master)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_delete_asks_at_a_terminal_and_needs_yes_in_scripts(locations, exported):
+    export_id, file = exported["export_id"], exported_file(exported)
+    refused = sna("exports", "delete", export_id, env=locations)
+    assert_one_line_error(refused, "--yes")
+    assert file.exists()
+
+    kept = delete_at_a_terminal(export_id, "n", locations)
+    assert f"delete export {export_id} (file {file.name})? [y/N]" in kept.stderr
+    assert kept.returncode == 1 and file.exists()
+    assert export_id in sna("exports", "list", env=locations).stdout
+
+    deleted = delete_at_a_terminal(export_id, "y", locations)
+    assert deleted.returncode == 0, deleted.stderr
+    assert not file.exists() and f"deleted export {export_id}" in deleted.stdout
