@@ -181,9 +181,38 @@ def _cmd_run(args: argparse.Namespace, runtime: Runtime) -> int:
     return EXIT_OK
 
 
-def _entry_line(entry: Any) -> str:
-    return (f"{entry.id}  {entry.created_at:%Y-%m-%d %H:%M}  {entry.audience:<24} {entry.platform:<6} "
-            f"{entry.hashing:<6} {entry.reference_date}  rows {entry.rows}/{entry.scanned}  {entry.file_uri}")
+_LIST_HEADER = ("ID", "CREATED", "AUDIENCE", "PLATFORM", "HASHING", "REFERENCE", "ROWS/SCANNED", "FILTERS", "FILE")
+
+
+def _filter_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{_filter_text(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        shown = [_filter_text(v) for v in value[:2]] + ([f"+{len(value) - 2}"] if len(value) > 2 else [])
+        return ",".join(shown)
+    return str(value)
+
+
+def compact_filters(filters: dict[str, Any]) -> str:
+    """`{"consent": "newsletter", "countries": ["FR", "BE"]}` -> `consent=newsletter countries=FR,BE`: lists
+    beyond two items end in `+N`, and the default `require_complete=yes` is left out (`--json` has all)."""
+    shown = {key: value for key, value in filters.items() if not (key == "require_complete" and value is True)}
+    return " ".join(f"{key}={_filter_text(value)}" for key, value in sorted(shown.items())) or "-"
+
+
+def _entry_cells(entry: Any) -> tuple[str, ...]:
+    return (entry.id, f"{entry.created_at:%Y-%m-%d %H:%M}", entry.audience, entry.platform, entry.hashing,
+            str(entry.reference_date), f"{entry.rows}/{entry.scanned}", compact_filters(entry.filters),
+            entry.file_uri)
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Columns two spaces apart, as wide as their widest cell (the last one is not padded)."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    for row in (header, *rows):
+        print("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))
 
 
 def _existing_store(runtime: Runtime) -> ExportStore | None:
@@ -204,12 +233,12 @@ def _cmd_exports(args: argparse.Namespace, runtime: Runtime) -> int:
 
 def _list_exports(args: argparse.Namespace, store: ExportStore | None) -> int:
     entries = store.list(audience=args.audience, platform=args.platform, limit=args.limit) if store else []
-    for entry in entries:
-        print(_entry_line(entry))
-    if not entries:
+    if args.json:  # one JSON object, the only line
+        print(json.dumps({"exports": [entry_to_json(e) for e in entries], "count": len(entries)}))
+    elif entries:
+        _print_table(_LIST_HEADER, [_entry_cells(entry) for entry in entries])
+    else:
         print("no exports")
-    if args.json:
-        print(json.dumps([entry_to_json(e) for e in entries]))
     return EXIT_OK
 
 

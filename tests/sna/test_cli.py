@@ -99,8 +99,9 @@ def test_demo_shop_run_list_download_delete(tmp_path, locations):
 
     listed = sna("exports", "list", "--json", env=locations)
     assert listed.returncode == 0
-    entries = json.loads(listed.stdout.strip().splitlines()[-1])
-    assert [e["export_id"] for e in entries] == [report["export_id"]]
+    document = json.loads(listed.stdout.strip().splitlines()[-1])
+    entries = document["exports"]
+    assert [e["export_id"] for e in entries] == [report["export_id"]] and document["count"] == 1
     assert entries[0]["rows"] == report["rows"]
 
     dest = tmp_path / "copy.csv"
@@ -326,3 +327,25 @@ def test_delete_asks_at_a_terminal_and_needs_yes_in_scripts(locations, exported)
     deleted = delete_at_a_terminal(export_id, "y", locations)
     assert deleted.returncode == 0, deleted.stderr
     assert not file.exists() and f"deleted export {export_id}" in deleted.stdout
+
+
+def test_exports_list_has_a_header_and_the_filters_and_json_is_one_object(tmp_path, locations, exported):
+    meta = audience_file(tmp_path, "name: cli_meta\nplatform: meta\n"
+                                   "filters: {consent: newsletter, countries: [FR, BE]}\n", "meta.yaml")
+    assert sna("run", meta, "--reference-date", "2026-11-01", env=locations).returncode == 0
+    listed = sna("exports", "list", env=locations)
+    assert listed.returncode == 0, listed.stderr
+    header, *lines = listed.stdout.splitlines()
+    assert header.split() == ["ID", "CREATED", "AUDIENCE", "PLATFORM", "HASHING", "REFERENCE", "ROWS/SCANNED",
+                              "FILTERS", "FILE"]
+    assert len(lines) == 2 and lines[1].startswith(exported["export_id"])
+    assert "consent=newsletter" in lines[0] and "countries=FR,BE" in lines[0]
+    assert "cli_meta" in lines[0] and "cli_google" in lines[1]
+
+    as_json = sna("exports", "list", "--json", env=locations)
+    assert len(as_json.stdout.splitlines()) == 1, as_json.stdout
+    document = json.loads(as_json.stdout)
+    assert document["count"] == 2 and [e["audience"] for e in document["exports"]] == ["cli_meta", "cli_google"]
+    assert document["exports"][0]["filters"]["countries"] == ["FR", "BE"]
+    empty = sna("exports", "list", "--json", "--audience", "nobody", env=locations)
+    assert json.loads(empty.stdout) == {"exports": [], "count": 0} and len(empty.stdout.splitlines()) == 1
