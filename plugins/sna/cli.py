@@ -12,13 +12,14 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from sna.audience import load_audience, load_audiences
-from sna.errors import ConfigError, NotFoundError, SnaError
+from sna.errors import AudienceFileError, ConfigError, NotFoundError, SnaError
 from sna.exports import ExportStore
 from sna.pipeline import ExportJob, ExportReport
 from sna.registry import MAX_PAGE
@@ -167,16 +168,32 @@ def _job(args: argparse.Namespace) -> ExportJob:
     return ExportJob(audience, args.reference_date or datetime.now(UTC).date())
 
 
+@contextmanager
+def _naming_the_audience_file(path: str) -> Iterator[None]:
+    """Configuration errors found while running an audience (an unknown group name, a table prefix, a
+    suppression list) come from the shop, not the file: name the file, as file errors do."""
+    try:
+        yield
+    except AudienceFileError:
+        raise
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from error
+
+
 def _cmd_preview(args: argparse.Namespace, runtime: Runtime) -> int:
     job = _job(args)  # the audience file is checked before any location is touched
-    report = runtime.pipeline(preview_only=True).preview(job)
+    pipeline = runtime.pipeline(preview_only=True)  # location errors name their location, not the file
+    with _naming_the_audience_file(args.audience):
+        report = pipeline.preview(job)
     _print_report(report, args.json)
     return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, runtime: Runtime) -> int:
     job = _job(args)
-    report = runtime.pipeline().run(job, dry_run=args.dry_run)
+    pipeline = runtime.pipeline()
+    with _naming_the_audience_file(args.audience):
+        report = pipeline.run(job, dry_run=args.dry_run)
     _print_report(report, args.json)
     return EXIT_OK
 

@@ -349,3 +349,22 @@ def test_exports_list_has_a_header_and_the_filters_and_json_is_one_object(tmp_pa
     assert document["exports"][0]["filters"]["countries"] == ["FR", "BE"]
     empty = sna("exports", "list", "--json", "--audience", "nobody", env=locations)
     assert json.loads(empty.stdout) == {"exports": [], "count": 0} and len(empty.stdout.splitlines()) == 1
+
+
+def test_a_folder_is_not_an_audience_file(tmp_path, locations):
+    folder = tmp_path / "audiences"
+    folder.mkdir()
+    audience_file(folder, "name: x\nplatform: google\n")
+    for command in ("preview", "run"):
+        result = sna(command, str(folder), env=locations)
+        assert result.returncode == 1
+        assert_one_line_error(result, str(folder), "is a folder: give one audience file")
+
+
+def test_errors_found_while_running_an_audience_name_its_file(tmp_path, locations):
+    assert sna("demo-shop", locations["SNA_SOURCE_URL"], "--customers", "100", env=locations).returncode == 0
+    unknown = audience_file(tmp_path, "name: x\nplatform: google\nfilters: {default_groups: [Platinum]}\n")
+    for command in ("preview", "run"):
+        result = sna(command, unknown, env=locations)
+        assert result.returncode == 1
+        assert_one_line_error(result, f"{unknown}: filters.default_groups: unknown group 'Platinum'")
