@@ -12,9 +12,9 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -65,14 +65,17 @@ def _reference_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
 
 
-def _page_size(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_PAGE:
-        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {MAX_PAGE}")
-    return value
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return whole_number
 
 
 def _locations_parent() -> argparse.ArgumentParser:
@@ -109,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = actions.add_parser("list", help="export entries, newest first", parents=[locations])
     listing.add_argument("--audience")
     listing.add_argument("--platform", choices=("google", "meta"))
-    listing.add_argument("--limit", type=_page_size, default=50, help=f"at most this many (1-{MAX_PAGE})")
+    listing.add_argument("--limit", type=_bounded(1, MAX_PAGE), default=50, help=f"at most this many (1-{MAX_PAGE})")
     listing.add_argument("--json", action="store_true")
     download = actions.add_parser("download", help="copy an export's file to DEST", parents=[locations])
     download.add_argument("export_id", metavar="ID")
@@ -119,6 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     delete = actions.add_parser("delete", help="delete an export's file, then its entry", parents=[locations])
     delete.add_argument("export_id", metavar="ID")
     delete.add_argument("--yes", action="store_true", help="do not ask (needed when not at a terminal)")
+
+    housekeeping = commands.add_parser(
+        "housekeeping", parents=[locations],
+        help="what the sna_housekeeping DAG does: expire old exports, sweep failed runs' staging, reconcile",
+    )
+    housekeeping.add_argument("--repair", action="store_true",
+                              help="delete entries whose file is gone and files without an entry")
+    housekeeping.add_argument("--dry-run", action="store_true", help="report what would be done, change nothing")
+    housekeeping.add_argument("--json", action="store_true", help="print only one JSON object")
+    housekeeping.add_argument("--audiences", metavar="FOLDER", type=Path, default=None,
+                              help="the audience files giving each retention (default: audiences_dir setting)")
+    housekeeping.add_argument("--default-retention-days", type=_bounded(1, 36_500), default=None,
+                              help="retention of exports without an audience file (default: the audience default)")
+    housekeeping.add_argument("--staging-max-age-hours", type=_bounded(1, 720), default=None,
+                              help="remove staging older than this (default: 24)")
 
     demo = commands.add_parser("demo-shop", help="write a realistic demo PrestaShop database")
     demo.add_argument("dest_url", metavar="DEST_URL", help="sqlite:////abs/shop.db or mysql+mysqldb://...")
@@ -308,6 +326,54 @@ def entry_to_json(entry: Any) -> dict[str, Any]:
     }
 
 
+def _cmd_housekeeping(args: argparse.Namespace, runtime: Runtime) -> int:
+    """The engine functions `sna_housekeeping` calls, in the same order, with the same inputs."""
+    from sna import housekeeping as hk
+
+    folder = args.audiences or Path(runtime.settings.audiences_dir)
+    folder = folder if folder.is_absolute() else runtime.root / folder
+    if folder.is_dir():
+        audiences, errors = load_audiences([folder])
+        problems = [str(error) for error in errors]
+    else:
+        audiences, problems = [], [f"{folder}: audiences folder does not exist"]
+    store = _existing_store(runtime)
+    if store is None:
+        raise NotFoundError(f"registry {runtime.registry.database}: no export was recorded there yet "
+                            f"(no table {runtime.registry.table.name}); check the registry URL")
+    now = datetime.now(UTC)
+    max_age = timedelta(hours=args.staging_max_age_hours) if args.staging_max_age_hours else hk.STAGING_MAX_AGE
+    plan = hk.retention_plan(audiences, store.registry.audiences(), config_complete=not problems,
+                             default_days=args.default_retention_days or hk.DEFAULT_RETENTION_DAYS)
+    expired = hk.expire_exports(store, plan, now, dry_run=args.dry_run)
+    staging = hk.sweep_staging(store.storage, now, max_age, dry_run=args.dry_run)
+    aborted = hk.abort_stale_uploads(store.storage, now, max_age, dry_run=args.dry_run)
+    mismatches = hk.reconcile(store, repair=args.repair, now=now, dry_run=args.dry_run)
+    line = hk.summary(expired, staging, mismatches, aborted=aborted, dry_run=args.dry_run, repair=args.repair)
+    if args.json:
+        print(json.dumps({
+            "expired": expired, "kept_audiences": sorted(plan.kept), "warnings": problems, "staging_removed": staging,
+            "aborted_uploads": aborted, **mismatches, "dry_run": args.dry_run, "summary": line,
+        }))
+        return EXIT_OK
+    would = "would delete" if args.dry_run else "deleted"
+    for problem in problems:
+        print(f"warning: {problem}")
+    for name, why in sorted(plan.kept.items()):
+        print(f"kept: exports of {name} ({why})")
+    for export_id in expired:
+        print(f"expired: {would} export {export_id}")
+    for area in staging:
+        print(f"staging: {'would remove' if args.dry_run else 'removed'} {area}")
+    repaired = mismatches["repaired"] or (args.dry_run and args.repair)
+    for export_id in mismatches["entries_without_file"]:
+        print(f"mismatch: export {export_id} has no file" + (f" ({would} its entry)" if repaired else ""))
+    for key in mismatches["files_without_entry"]:
+        print(f"mismatch: file {key} has no entry" + (f" ({would} it)" if repaired else ""))
+    print(line)
+    return EXIT_OK
+
+
 def _cmd_demo_shop(args: argparse.Namespace, runtime: Runtime) -> int:
     from sna.demo_shop import write_demo_shop
 
@@ -339,6 +405,7 @@ _COMMANDS = {
     "preview": _cmd_preview,
     "run": _cmd_run,
     "exports": _cmd_exports,
+    "housekeeping": _cmd_housekeeping,
     "demo-shop": _cmd_demo_shop,
 }
 

@@ -152,9 +152,11 @@ class ExportStore:
             )
         return report
 
-    def expire(self, *, now: datetime, retention_days: Mapping[str, int]) -> list[ExportEntry]:
+    def expire(
+        self, *, now: datetime, retention_days: Mapping[str, int], dry_run: bool = False
+    ) -> list[ExportEntry]:
         """Delete exports older than their audience's retention (file, then entry); audiences without a
-        retention are kept."""
+        retention are kept. `dry_run` returns the same exports and deletes nothing."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         expired: list[ExportEntry] = []
@@ -162,9 +164,12 @@ class ExportStore:
             if days < 0:
                 raise ValueError(f"retention_days for {audience} must be >= 0 (got {days})")
             cutoff = now - timedelta(days=days)
-            while batch := self.registry.list(audience=audience, created_before=cutoff, limit=200):
+            offset = 0  # deleting shifts the next page to offset 0; a dry run pages on instead
+            while batch := self.registry.list(audience=audience, created_before=cutoff, limit=200, offset=offset):
                 for entry in batch:
-                    expired.append(self.delete(entry.id))
+                    expired.append(entry if dry_run else self.delete(entry.id))
+                if dry_run:
+                    offset += len(batch)
         return expired
 
 

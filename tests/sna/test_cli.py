@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -239,7 +241,8 @@ def test_a_reader_that_stops_early_ends_sna_quietly(tmp_path, locations, exporte
 
 
 @pytest.mark.parametrize("args", [("exports", "list"), ("exports", "download", "20261101T000000Z-0000000000", "x.csv"),
-                                  ("exports", "delete", "20261101T000000Z-0000000000", "--yes")])
+                                  ("exports", "delete", "20261101T000000Z-0000000000", "--yes"),
+                                  ("housekeeping",), ("housekeeping", "--dry-run")])
 def test_read_only_commands_never_create_a_registry(tmp_path, locations, args):
     missing = tmp_path / "nonexistent" / "x.db"
     result = sna(*args, "--registry-url", f"sqlite:///{missing}", env=locations, cwd=tmp_path)
@@ -368,3 +371,55 @@ def test_errors_found_while_running_an_audience_name_its_file(tmp_path, location
         result = sna(command, unknown, env=locations)
         assert result.returncode == 1
         assert_one_line_error(result, f"{unknown}: filters.default_groups: unknown group 'Platinum'")
+
+
+def aged(path: Path, days: float) -> Path:
+    moment = time.time() - days * 86400
+    os.utime(path, (moment, moment))
+    return path
+
+
+def test_housekeeping_from_the_command_line_with_a_dry_run_first(tmp_path, locations):
+    """`sna housekeeping` runs the DAG's engine functions: retention from the audience files of the
+    settings' audiences folder, stale staging, files without entry (and entries without file)."""
+    assert sna("demo-shop", locations["SNA_SOURCE_URL"], "--customers", "100", env=locations).returncode == 0
+    audiences = tmp_path / "config" / "audiences"
+    audiences.mkdir(parents=True)
+    google = audience_file(audiences, "name: cli_google\nplatform: google\nretention_days: 7\n", "g.yaml")
+    report = json.loads(sna("run", google, "--json", env=locations).stdout.splitlines()[-1])
+    registry = sa.create_engine(locations["SNA_REGISTRY_URL"])
+    with registry.begin() as connection:  # recorded ten days ago: past its audience's retention
+        connection.execute(sa.text("UPDATE sna_exports SET created_at = :old"),
+                           {"old": datetime.now(UTC).replace(tzinfo=None) - timedelta(days=10)})
+    registry.dispose()
+    exports = tmp_path / "exports"
+    stray = exports / "stray" / "x.csv"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("email\n")
+    aged(stray, 2)
+    staged = exports / "_staging" / "cli_google" / "2026-01-01" / "extract.parquet"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"x")
+    aged(staged, 2)
+
+    dry = sna("housekeeping", "--dry-run", "--repair", "--json", env=locations)
+    assert dry.returncode == 0, dry.stderr
+    assert len(dry.stdout.splitlines()) == 1
+    found = json.loads(dry.stdout)
+    assert found["expired"] == [report["export_id"]] and found["staging_removed"] == ["cli_google/2026-01-01"]
+    assert found["files_without_entry"] == ["stray/x.csv"] and found["entries_without_file"] == []
+    assert found["dry_run"] is True and found["repaired"] is False and found["summary"].startswith("dry run: ")
+    assert stray.exists() and staged.exists() and exported_file(report).exists()
+    assert report["export_id"] in sna("exports", "list", env=locations).stdout
+
+    done = sna("housekeeping", env=locations)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == (
+        "1 expired export(s) deleted, 1 stale staging area(s) removed, 0 entr(ies) without file, "
+        "1 file(s) without entry")
+    assert not exported_file(report).exists() and not staged.exists() and stray.exists()
+    assert "no exports" in sna("exports", "list", env=locations).stdout
+
+    repaired = json.loads(sna("housekeeping", "--repair", "--json", env=locations).stdout)
+    assert repaired["files_without_entry"] == ["stray/x.csv"] and repaired["repaired"] is True
+    assert not stray.exists()
