@@ -352,8 +352,9 @@ def _cmd_housekeeping(args: argparse.Namespace, runtime: Runtime) -> int:
     line = hk.summary(expired, staging, mismatches, aborted=aborted, dry_run=args.dry_run, repair=args.repair)
     if args.json:
         print(json.dumps({
-            "expired": expired, "kept_audiences": sorted(plan.kept), "warnings": problems, "staging_removed": staging,
-            "aborted_uploads": aborted, **mismatches, "dry_run": args.dry_run, "summary": line,
+            "expired": expired, "kept_audiences": sorted(plan.kept), "warnings": problems,
+            "staging_removed": staging, "aborted_uploads": aborted, **mismatches, "dry_run": args.dry_run,
+            "summary": line,
         }))
         return EXIT_OK
     would = "would delete" if args.dry_run else "deleted"
