@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 
 GOOGLE_HEADER = ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
 META_HEADER = ["email", "phone", "fn", "ln", "zip", "ct", "st", "country", "dob", "doby", "gen", "age"]
@@ -50,6 +51,13 @@ def read_rows(content: bytes) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
+def _known_letters(cell: str) -> str:
+    """The cell with the characters Python's Unicode database does not know yet (category Cn) read as
+    a letter: the engine's regular expressions (RE2 in pyarrow) use a newer Unicode, where some of
+    them are letters (U+31350-U+323AF, CJK Extension H, is Unicode 15; Python 3.11 has 14)."""
+    return "".join("a" if unicodedata.category(char) == "Cn" else char for char in cell)
+
+
 def check_cells(
     platform: str, hashing: str, header: list[str], rows: list[list[str]], required: bool = True
 ) -> None:
@@ -64,7 +72,7 @@ def check_cells(
             if hashing == "sha256" and name in hashed:
                 assert SHA256.match(cell), name
             else:
-                assert patterns[name].match(cell), (name, "cell does not match the spec")
+                assert patterns[name].match(_known_letters(cell)), (name, "cell does not match the spec")
     assert_no_formula_cell(platform, header, rows)
 
 
