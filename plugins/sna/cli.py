@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("dest_url", metavar="DEST_URL", help="sqlite:////abs/shop.db or mysql+mysqldb://...")
     demo.add_argument("--customers", type=int, default=2000)
     demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--replace", action="store_true", help="replace the tables if the shop is not empty")
+    demo.add_argument("--replace", action="store_true",
+                      help="drop and rewrite the shop's tables if it already has customers")
     return parser
 
 
@@ -392,8 +393,7 @@ def _cmd_demo_shop(args: argparse.Namespace, runtime: Runtime) -> int:
     summary = write_demo_shop(args.dest_url, customers=args.customers, seed=args.seed, progress=advance,
                               replace=args.replace)
     progress.finish()
-    print(f"demo shop written: {summary.customers} customers, {summary.addresses} addresses, "
-          f"{summary.orders} orders")
+    print(f"demo shop written: {summary.describe()}")
     return EXIT_OK
 
 

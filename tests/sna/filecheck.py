@@ -12,7 +12,7 @@ META_HEADER = ["email", "phone", "fn", "ln", "zip", "ct", "st", "country", "dob"
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FORMULA_START = ("=", "+", "-", "@")
-GOOGLE_PHONE = re.compile(r"^\+[0-9]+$")  # E.164 starts with "+" by the spec: the one cell allowed to
+GOOGLE_PHONE = re.compile(r"^\+[0-9]+$")  # E.164 starts with "+" by the spec: the one leading "+" allowed
 
 GOOGLE_CELLS = {
     "Email": EMAIL,

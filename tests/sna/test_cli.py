@@ -423,3 +423,19 @@ def test_housekeeping_from_the_command_line_with_a_dry_run_first(tmp_path, locat
     repaired = json.loads(sna("housekeeping", "--repair", "--json", env=locations).stdout)
     assert repaired["files_without_entry"] == ["stray/x.csv"] and repaired["repaired"] is True
     assert not stray.exists()
+
+
+def test_demo_shop_says_replace_and_why_customers_are_fewer(locations):
+    shop = locations["SNA_SOURCE_URL"]
+    created = sna("demo-shop", shop, "--customers", "500", env=locations)
+    assert created.returncode == 0, created.stderr
+    kept = customers_written(created)
+    match = re.search(r"\((\d+) generated, (\d+) hard-deleted as in a real shop", created.stdout)
+    assert match, created.stdout
+    assert int(match.group(1)) == 500 and int(match.group(2)) == 500 - kept > 0
+
+    again = sna("demo-shop", shop, "--customers", "500", env=locations)
+    assert_one_line_error(again, "already has customers", "--replace")
+    replaced = sna("demo-shop", shop, "--customers", "300", "--replace", env=locations)
+    assert replaced.returncode == 0, replaced.stderr
+    assert customers_written(replaced) <= 300
