@@ -1,7 +1,9 @@
 """The `sna` command line: the same engine as the DAGs, for scripts, checks and debugging.
 
 Errors end as one line on standard error and a non-zero exit status, never a traceback (set
-SNA_DEBUG=1 to see one). Messages carry counts and ids, never customer data.
+SNA_DEBUG=1 to see one). Messages carry counts and ids, never customer data. Exit status: 0 done,
+1 failed (or declined, or the reader of standard output went away), 2 usage error. Only `run`
+creates a registry; the other commands that use one need an existing one.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--audience")
     listing.add_argument("--platform", choices=("google", "meta"))
     listing.add_argument("--limit", type=_bounded(1, MAX_PAGE), default=50, help=f"at most this many (1-{MAX_PAGE})")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help='print only {"exports": [...], "count": N}')
     download = actions.add_parser("download", help="copy an export's file to DEST", parents=[locations])
     download.add_argument("export_id", metavar="ID")
     download.add_argument("dest", metavar="DEST",
@@ -431,14 +433,15 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress = _TqdmProgress() if sys.stderr.isatty() else None
-    runtime = Runtime.from_flags(
-        source_url=getattr(args, "source_url", None),
-        storage_url=getattr(args, "storage_url", None),
-        registry_url=getattr(args, "registry_url", None),
-        progress=progress,
-        create=args.command in _CREATING_COMMANDS,
-    )
+    runtime: Runtime | None = None
     try:
+        runtime = Runtime.from_flags(  # reads the settings: a bad one is a one-line error too
+            source_url=getattr(args, "source_url", None),
+            storage_url=getattr(args, "storage_url", None),
+            registry_url=getattr(args, "registry_url", None),
+            progress=progress,
+            create=args.command in _CREATING_COMMANDS,
+        )
         return _COMMANDS[args.command](args, runtime)
     except SnaError as error:
         print(f"sna: error: {error}", file=sys.stderr)
@@ -454,7 +457,8 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"sna: internal error: {type(error).__name__} (set SNA_DEBUG=1 for details)", file=sys.stderr)
         return EXIT_FAILED
     finally:
-        runtime.close()
+        if runtime is not None:
+            runtime.close()
 
 
 if __name__ == "__main__":

@@ -439,3 +439,8 @@ def test_demo_shop_says_replace_and_why_customers_are_fewer(locations):
     replaced = sna("demo-shop", shop, "--customers", "300", "--replace", env=locations)
     assert replaced.returncode == 0, replaced.stderr
     assert customers_written(replaced) <= 300
+
+
+def test_a_bad_setting_is_a_one_line_error(locations):
+    result = sna("exports", "list", env={**locations, "SNA_CHUNK_SIZE": "5"})
+    assert_one_line_error(result, "SNA_CHUNK_SIZE")
