@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sna.audience import Audience
-from sna.housekeeping import retention_plan, sweep_staging
+from sna.housekeeping import retention_plan, summary, sweep_abandoned_writes, sweep_staging
 from sna.storage import LocalStorage
 
 
@@ -93,3 +93,26 @@ def test_crash_leftovers_with_customer_data_are_swept_after_the_grace_period(tmp
 
     assert not old_temp.exists() and young_temp.exists()
     assert not old_scratch.exists() and young_scratch.exists() and (scratch / "other-tool").exists()
+
+
+def test_a_dry_run_sweep_reports_the_same_areas_and_removes_nothing(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    put(storage, tmp_path, "_staging/a/2026-01-01/extract.parquet", timedelta(days=3))
+    put(storage, tmp_path, "_staging/b/2026-01-02/validate.json", timedelta(minutes=10))
+    before = sorted(info.key for info in storage.list())
+
+    assert sweep_staging(storage, datetime.now(UTC), dry_run=True) == ["a/2026-01-01"]
+    assert sorted(info.key for info in storage.list()) == before
+    assert sweep_abandoned_writes(storage, datetime.now(UTC), dry_run=True) == 0  # a folder has no uploads
+    assert sweep_staging(storage, datetime.now(UTC)) == ["a/2026-01-01"]
+
+
+def test_summary_says_what_a_dry_run_would_do() -> None:
+    mismatches = {"entries_without_file": ["e1"], "files_without_entry": [], "repaired": False}
+    assert summary(["x"], [], mismatches) == (
+        "1 expired export(s) deleted, 0 stale staging area(s) removed, 1 entr(ies) without file, "
+        "0 entr(ies) not matching their file, 0 file(s) without entry")
+    assert summary(["x"], ["a/2026-01-01"], mismatches, dry_run=True, repair=True) == (
+        "dry run: 1 expired export(s) would be deleted, 1 stale staging area(s) would be removed, "
+        "1 entr(ies) without file, 0 entr(ies) not matching their file, 0 file(s) without entry "
+        "(would be repaired)")

@@ -216,7 +216,7 @@ class Storage(ABC):
         """A temporary download link (S3 only; None where the store cannot make one)."""
 
     @abstractmethod
-    def remove_abandoned_writes(self, started_before: datetime) -> int:
+    def remove_abandoned_writes(self, started_before: datetime, *, dry_run: bool = False) -> int:
         """Removes what writers that died mid-write left (local temporary files, S3 multipart
-        uploads) begun before `started_before`; returns how many. Such leftovers hold customer rows
-        and are invisible to `list`."""
+        uploads) begun before `started_before`; returns how many (`dry_run`: counts only). Such
+        leftovers hold customer rows and are invisible to `list`."""

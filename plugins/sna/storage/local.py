@@ -188,7 +188,7 @@ class LocalStorage(Storage):
                     )
         yield from sorted(found, key=lambda info: info.key)
 
-    def remove_abandoned_writes(self, started_before: datetime) -> int:
+    def remove_abandoned_writes(self, started_before: datetime, *, dry_run: bool = False) -> int:
         """Temporary files of atomic writes (`.name.tmp-*`) older than `started_before`."""
         removed = 0
         if not self.root.is_dir():
@@ -198,7 +198,8 @@ class LocalStorage(Storage):
             for name in names:
                 path = Path(folder) / name
                 if is_temp_name(name) and _mtime(path) < cutoff:
-                    remove_quietly(path)
+                    if not dry_run:
+                        remove_quietly(path)
                     removed += 1
         return removed
 
