@@ -1,14 +1,19 @@
 # The two commands of the README: `make demo` (a real Airflow run on the embedded default) and
 # `make test` (the whole suite against real MariaDB, PostgreSQL, SeaweedFS S3 and Chromium).
-.PHONY: setup services demo test lint bench
+# `make demo` installs only the runtime requirements (no browser, no test tools); `make test`,
+# `make lint` and `make bench` install everything (scripts/setup.sh, SNA_SETUP=runtime|dev).
+.PHONY: setup setup-runtime services demo test lint bench
 
 setup:
-	./scripts/setup.sh
+	SNA_SETUP=dev ./scripts/setup.sh
+
+setup-runtime:
+	SNA_SETUP=runtime ./scripts/setup.sh
 
 services:
 	./scripts/services.sh
 
-demo: setup
+demo: setup-runtime
 	.venv/bin/python scripts/demo.py
 
 test: setup services lint

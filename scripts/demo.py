@@ -50,7 +50,7 @@ def ensure_demo_shop(customers: int) -> None:
     from sna.demo_shop import write_demo_shop
 
     print(f"writing a demo shop with {customers} customers to {VAR / 'demo_shop.db'} ...", flush=True)
-    write_demo_shop(shop, customers=customers)
+    print(f"demo shop written: {write_demo_shop(shop, customers=customers).describe()}")
 
 
 def return_values(dag_run) -> dict[str, object]:

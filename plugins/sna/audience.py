@@ -275,6 +275,9 @@ def _read_yaml(path: Path) -> tuple[Any, list[AudienceFileError]]:
     file = str(path)
     try:
         data = path.read_bytes()
+    except IsADirectoryError:
+        return None, [AudienceFileError(file, "", "is a folder: give one audience file "
+                                                  "(`sna validate FOLDER` checks every file of a folder)")]
     except OSError as exc:
         return None, [AudienceFileError(file, "", f"cannot be read ({exc.strerror or exc.__class__.__name__})")]
     if len(data) > MAX_FILE_BYTES:

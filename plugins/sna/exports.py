@@ -212,9 +212,11 @@ class ExportStore:
                 digest.update(block)
         return digest.hexdigest()
 
-    def expire(self, *, now: datetime, retention_days: Mapping[str, int]) -> list[ExportEntry]:
+    def expire(
+        self, *, now: datetime, retention_days: Mapping[str, int], dry_run: bool = False
+    ) -> list[ExportEntry]:
         """Delete exports older than their audience's retention (file, then entry); audiences without a
-        retention are kept."""
+        retention are kept. `dry_run` returns the same exports and deletes nothing."""
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         expired: list[ExportEntry] = []
@@ -222,15 +224,19 @@ class ExportStore:
             if days < 0:
                 raise ValueError(f"retention_days for {audience} must be >= 0 (got {days})")
             cutoff = now - timedelta(days=days)
-            offset = 0
-            while batch := self.registry.list(audience=audience, created_before=cutoff, limit=200,
-                                              offset=offset):
+            offset = 0  # deleting shifts the next page to offset 0; a dry run (or a kept entry) pages on
+            while batch := self.registry.list(audience=audience, created_before=cutoff, limit=200, offset=offset):
                 for entry in batch:
+                    if dry_run:
+                        expired.append(entry)
+                        continue
                     try:
                         expired.append(self.delete(entry.id))
                     except RunInProgressError:
                         offset += 1  # its run is replacing it right now: the next housekeeping decides
                         log.info("export %s kept for now: %s is running", entry.id, entry.run_key)
+                if dry_run:
+                    offset += len(batch)
         return expired
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sna.audience import Audience
@@ -52,11 +55,13 @@ def retention_plan(
     return plan
 
 
-def expire_exports(store: ExportStore, plan: RetentionPlan, now: datetime) -> list[str]:
-    """Deletes the exports past their retention (file, then entry); returns their ids."""
-    expired = store.expire(now=now, retention_days=plan.days)
+def expire_exports(store: ExportStore, plan: RetentionPlan, now: datetime, *, dry_run: bool = False) -> list[str]:
+    """Deletes the exports past their retention (file, then entry); returns their ids. `dry_run`: the
+    same ids, nothing deleted."""
+    expired = store.expire(now=now, retention_days=plan.days, dry_run=dry_run)
     for entry in expired:
-        log.info("expired export %s of %s (%s)", entry.id, entry.audience, entry.reference_date)
+        log.info("%s export %s of %s (%s)", "would expire" if dry_run else "expired", entry.id, entry.audience,
+                 entry.reference_date)
     return [entry.id for entry in expired]
 
 
@@ -73,9 +78,12 @@ def _staging_area(key: str) -> str:
     return key
 
 
-def sweep_staging(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE) -> list[str]:
+def sweep_staging(
+    storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE, *, dry_run: bool = False
+) -> list[str]:
     """Removes the staging areas whose newest file is older than `max_age`: a successful run removes
-    its own, so these were left by failed runs. Returns the areas removed (`<audience>/<date>`)."""
+    its own, so these were left by failed runs. Returns the areas removed (`<audience>/<date>`);
+    `dry_run`: the same areas, nothing removed."""
     newest: dict[str, datetime | None] = {}
     for info in storage.list(f"{STAGING_ROOT}/"):
         area = _staging_area(info.key)
@@ -85,7 +93,9 @@ def sweep_staging(storage: Storage, now: datetime, max_age: timedelta = STAGING_
     for area, moment in sorted(newest.items()):
         if moment is not None and now - moment < max_age:
             continue
-        if area.endswith("/"):
+        if dry_run:
+            pass  # the same selection, nothing removed
+        elif area.endswith("/"):
             storage.delete_prefix(area)
         else:
             storage.delete(area)
@@ -93,16 +103,36 @@ def sweep_staging(storage: Storage, now: datetime, max_age: timedelta = STAGING_
     return removed
 
 
-def abort_stale_uploads(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE) -> int:
-    """Aborts the multipart uploads older than `max_age` (S3 only): a writer whose endpoint died
-    mid-upload could not abort its own, and the parts it sent would linger unseen (and billed)."""
-    abort = getattr(storage, "abort_incomplete_uploads", None)
-    return abort(initiated_before=now - max_age) if abort is not None else 0
+def sweep_abandoned_writes(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE, *,
+                           dry_run: bool = False) -> int:
+    """Removes what writers killed mid-write left behind, older than `max_age`: temporary files of a
+    local folder, multipart uploads on S3 (whose endpoint died before they could abort, the parts
+    lingering unseen and billed). Both hold customer rows. `dry_run`: counts them, removes nothing."""
+    return storage.remove_abandoned_writes(now - max_age, dry_run=dry_run)
 
 
-def reconcile(store: ExportStore, *, repair: bool, now: datetime) -> dict[str, Any]:
-    """Entries whose file is gone and files without an entry; deleted when `repair` is set."""
-    report = store.reconcile(repair=repair, verify_checksums=True, now=now)
+def sweep_scratch(tmp_dir: str | None, now: datetime, max_age: timedelta = STAGING_MAX_AGE, *,
+                  dry_run: bool = False) -> list[str]:
+    """Removes this machine's scratch folders (`<tmp_dir>/sna-*`) older than `max_age`: a run killed
+    mid-stage could not remove its local copies of staged rows. Returns the folders (to be) removed."""
+    root = Path(tmp_dir or tempfile.gettempdir())
+    removed = []
+    for folder in sorted(root.glob("sna-*")):
+        try:
+            newest = max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
+        except OSError:
+            continue
+        if folder.is_dir() and now.timestamp() - newest >= max_age.total_seconds():
+            if not dry_run:
+                shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
+def reconcile(store: ExportStore, *, repair: bool, now: datetime, dry_run: bool = False) -> dict[str, Any]:
+    """Entries whose file is gone or differs from it, and files without an entry; deleted when
+    `repair` is set (and this is not a `dry_run`, which only reports them)."""
+    report = store.reconcile(repair=repair and not dry_run, verify_checksums=True, now=now)
     return {
         "entries_without_file": [entry.id for entry in report.missing_files],
         "entries_not_matching_file": [entry.id for entry in report.mismatched],
@@ -111,11 +141,22 @@ def reconcile(store: ExportStore, *, repair: bool, now: datetime) -> dict[str, A
     }
 
 
-def summary(expired: list[str], staging: list[str], mismatches: Mapping[str, Any]) -> str:
-    return (
-        f"{len(expired)} expired export(s) deleted, {len(staging)} stale staging area(s) removed, "
-        f"{len(mismatches['entries_without_file'])} entr(ies) without file, "
-        f"{len(mismatches.get('entries_not_matching_file', []))} entr(ies) not matching their file, "
-        f"{len(mismatches['files_without_entry'])} file(s) without entry"
-        + (" (repaired)" if mismatches["repaired"] else "")
-    )
+def summary(
+    expired: list[str], staging: list[str], mismatches: Mapping[str, Any], *, aborted: int = 0,
+    dry_run: bool = False, repair: bool = False,
+) -> str:
+    """One line: what was done, or with `dry_run` what would be done (`repair`: the mismatches too)."""
+    would = "would be " if dry_run else ""
+    parts = [f"{len(expired)} expired export(s) {would}deleted",
+             f"{len(staging)} stale staging area(s) {would}removed"]
+    if aborted:
+        parts.append(f"{aborted} abandoned upload(s) {would}aborted")
+    parts += [f"{len(mismatches['entries_without_file'])} entr(ies) without file",
+              f"{len(mismatches.get('entries_not_matching_file', []))} entr(ies) not matching their file",
+              f"{len(mismatches['files_without_entry'])} file(s) without entry"]
+    line = ("dry run: " if dry_run else "") + ", ".join(parts)
+    if mismatches["repaired"]:
+        line += " (repaired)"
+    elif dry_run and repair and (mismatches["entries_without_file"] or mismatches["files_without_entry"]):
+        line += " (would be repaired)"
+    return line

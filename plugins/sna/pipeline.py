@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,7 +30,7 @@ from sna.delivery.sync import DeliveryReport, MemberSets, deliver_members, expor
 from sna.errors import DataContractError, NotFoundError, SnaError, StorageError
 from sna.exports import ExportStore, member_set_key
 from sna.filters import FilterPlan, SuppressionList
-from sna.locks import Holder
+from sna.locks import Holder, RunLocks
 from sna.normalize import Profile, profile_for
 from sna.registry import Delivery, ExportEntry, new_export_id
 from sna.render import CsvRenderer
@@ -153,12 +154,13 @@ def run_warnings(platform: str, rows: int) -> list[str]:
 
 
 class ExportPipeline:
-    """Runs export jobs against one shop database and one export store."""
+    """Runs export jobs against one shop database and one export store (None: a pipeline that only
+    previews, so a preview opens no registry)."""
 
     def __init__(
         self,
         source: Engine,
-        store: ExportStore,
+        store: ExportStore | None,
         *,
         project_root: Path,
         chunk_size: int = 50_000,
@@ -174,7 +176,13 @@ class ExportPipeline:
         self.progress = progress or NoProgress()
         self.clients = clients
         """Opens the platform client of an audience's `delivery` block (None: delivery is not set up)."""
-        self.locks = store.locks
+
+    @cached_property
+    def locks(self) -> RunLocks:
+        """The run leases, beside the registry (a preview, which needs no store, never opens them)."""
+        if self.store is None:
+            raise ValueError("this pipeline has no export store: it can only preview")
+        return self.store.locks
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -42,10 +42,14 @@ def create_source_engine(url: str) -> Engine:
     return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 
-def create_registry(url: str) -> Registry:
-    """The registry at `url` (Registry checks the URL and creates a SQLite file's folder), schema ensured."""
-    registry = Registry(url)
-    registry.ensure_schema()
+def create_registry(url: str, *, create: bool = True) -> Registry:
+    """The registry at `url` (Registry checks the URL and creates a SQLite file's folder), schema ensured.
+
+    `create=False` (read-only commands) creates nothing: not the SQLite file (a missing one is an
+    error naming it), not its folder, not the table (see `Runtime.has_exports_table`)."""
+    registry = Registry(url, create=create)
+    if create or registry.has_tables():
+        registry.ensure_schema()  # an existing registry is upgraded in place, whoever opens it
     return registry
 
 
@@ -75,20 +79,24 @@ def refuse_shared_folder(locations: Locations) -> None:
 class Runtime:
     """The locations of one invocation and the parts built from them."""
 
-    def __init__(self, locations: Locations, settings: Settings, root: Path, progress: Progress | None = None):
+    def __init__(self, locations: Locations, settings: Settings, root: Path, progress: Progress | None = None,
+                 *, create: bool = True):
+        """`create=False`: the registry must already exist (commands that only read or remove)."""
         refuse_shared_folder(locations)
         self.locations = locations
         self.settings = settings
         self.root = root
         self.progress = progress or NoProgress()
+        self.create = create
 
     @classmethod
     def from_flags(cls, source_url: str | None = None, storage_url: str | None = None,
-                   registry_url: str | None = None, progress: Progress | None = None) -> Runtime:
+                   registry_url: str | None = None, progress: Progress | None = None,
+                   *, create: bool = True) -> Runtime:
         root = project_root()
         settings = load_settings(root)
         locations = resolve_locations(source_url, storage_url, registry_url, settings=settings, root=root)
-        return cls(locations, settings, root, progress)
+        return cls(locations, settings, root, progress, create=create)
 
     @cached_property
     def source_engine(self) -> Engine:
@@ -100,7 +108,12 @@ class Runtime:
 
     @cached_property
     def registry(self) -> Registry:
-        return create_registry(self.locations.registry_url)
+        return create_registry(self.locations.registry_url, create=self.create)
+
+    def has_exports_table(self) -> bool:
+        """Whether the registry holds its table: a database that exists without it has no exports yet
+        (only a runtime with `create=False` can see that: the others create the table)."""
+        return self.registry.has_tables()
 
     def store(self) -> ExportStore:
         return ExportStore(self.storage, self.registry)
@@ -112,9 +125,11 @@ class Runtime:
     def open_client(self, audience: Audience) -> PlatformClient:
         return open_client(audience, self.settings, self.credentials())
 
-    def pipeline(self) -> ExportPipeline:
+    def pipeline(self, *, preview_only: bool = False) -> ExportPipeline:
+        """The export pipeline; `preview_only` opens no store (a preview reads the shop and nothing else)."""
         return ExportPipeline(
-            self.source_engine, self.store(), project_root=self.root, chunk_size=self.settings.chunk_size,
+            self.source_engine, None if preview_only else self.store(), project_root=self.root,
+            chunk_size=self.settings.chunk_size,
             tmp_dir=self.settings.tmp_dir, progress=self.progress, clients=self.open_client,
         )
 

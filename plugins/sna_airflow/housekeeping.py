@@ -55,15 +55,17 @@ def expire_exports(**context: Any) -> dict[str, Any]:
 @task(task_id="sweep_staging", multiple_outputs=False)
 def sweep_staging(**context: Any) -> dict[str, Any]:
     """Removes what failed runs left under the staging prefix (customer data must not linger)."""
-    from sna.housekeeping import abort_stale_uploads
+    from sna.housekeeping import sweep_abandoned_writes, sweep_scratch
     from sna.housekeeping import sweep_staging as sweep
 
     max_age = timedelta(hours=int(context["params"]["staging_max_age_hours"]))
     with airflow_runtime() as runtime:
         removed = sweep(runtime.storage, datetime.now(UTC), max_age)
-        aborted = abort_stale_uploads(runtime.storage, datetime.now(UTC), max_age)
-    log.info("%d stale staging area(s) removed, %d abandoned multipart upload(s) aborted", len(removed), aborted)
-    return {"removed": removed, "aborted_uploads": aborted}
+        aborted = sweep_abandoned_writes(runtime.storage, datetime.now(UTC), max_age)
+        scratch = sweep_scratch(runtime.settings.tmp_dir, datetime.now(UTC), max_age)
+    log.info("%d stale staging area(s) removed, %d abandoned write(s) removed, %d scratch folder(s) of this "
+             "worker removed", len(removed), aborted, len(scratch))
+    return {"removed": removed, "aborted_uploads": aborted, "scratch_removed": scratch}
 
 
 @task(task_id="reconcile", multiple_outputs=False)

@@ -7,6 +7,7 @@ Content-Security-Policy that allows framing by the Airflow UI only.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,6 @@ from pathlib import Path
 import httpx
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
 from airflow.api_fastapi.core_api.security import requires_access_view
-from airflow.configuration import conf
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -49,9 +49,13 @@ def templates() -> Environment:
 
 
 def airflow_api_client(request: Request) -> httpx.AsyncClient:
-    """Airflow's REST API on this same server ([api] base_url when set, else the address just used)."""
-    base = conf.get("api", "base_url", fallback="") or f"{request.url.scheme}://{request.url.netloc}"
-    return httpx.AsyncClient(base_url=base, timeout=15)
+    """Airflow's REST API called in process (ASGI), never over the network: neither a request's `Host`
+    header nor a proxy can decide where the user's token is sent."""
+    from airflow.api_fastapi.app import cached_app
+
+    api = cached_app(apps=os.environ.get("AIRFLOW_API_APPS", "all"))  # the app this server runs
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://airflow.in-process",
+                             timeout=15)
 
 
 class LazyStore:

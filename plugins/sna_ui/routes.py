@@ -228,14 +228,14 @@ async def refresh(
         )
     if response.status_code >= 300:
         code = response.status_code if 400 <= response.status_code < 500 else status.HTTP_502_BAD_GATEWAY
-        raise HTTPException(code, f"Airflow did not trigger {dag_id}: HTTP {response.status_code} {_detail(response)}")
+        raise HTTPException(code, f"Airflow did not trigger {dag_id}: HTTP {response.status_code} "
+                                  f"{_TRIGGER_FAILURES.get(response.status_code, '')}".rstrip())
     target = request.url_for("audience", dag_id=dag_id).path + "?" + urlencode({"notice": "triggered"})
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _detail(response) -> str:
-    try:
-        detail = response.json().get("detail", "")
-    except ValueError:
-        detail = ""
-    return str(detail)[:200]
+_TRIGGER_FAILURES = {
+    401: "(not signed in)", 403: "(you may not trigger this DAG)", 404: "(the DAG is not in Airflow)",
+    409: "(a run of this DAG already exists for this date)", 422: "(Airflow refused the request)",
+}
+"""Our words for Airflow's answer: its body is never echoed into the page."""

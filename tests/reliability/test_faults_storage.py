@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sna.audience import Audience
 from sna.errors import StorageError
 from sna.exports import ExportStore
-from sna.housekeeping import abort_stale_uploads, sweep_staging
+from sna.housekeeping import sweep_abandoned_writes, sweep_staging
 from sna.pipeline import ExportJob, ExportPipeline
 from sna.registry import Registry
 from sna.storage import open_storage
@@ -67,8 +67,8 @@ def test_s3_dies_in_the_middle_of_a_multipart_upload(stage: str, key_suffix: str
     assert left_uploads == 1, "the dead server could not be told to abort"
 
     later = datetime.now(UTC) + timedelta(hours=25)
-    assert abort_stale_uploads(store.storage, datetime.now(UTC)) == 0, "a young upload may be a live run's"
-    assert abort_stale_uploads(store.storage, later) == 1
+    assert sweep_abandoned_writes(store.storage, datetime.now(UTC)) == 0, "a young upload may be a live run's"
+    assert sweep_abandoned_writes(store.storage, later) == 1
     sweep_staging(store.storage, later)
     figures = assert_consistent(store, pipeline.locks, (job.run_key,))
 

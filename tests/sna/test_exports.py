@@ -209,6 +209,8 @@ def test_expire_deletes_old_exports_of_audiences_with_a_retention(
     assert not storage.exists(old_vip.file_key) and not storage.exists(old_other.file_key)
     assert storage.exists(new_vip.file_key) and storage.exists(old_kept.file_key)
     assert store.expire(now=NOW, retention_days={"vip": 30}) == []
+    assert store.expire(now=NOW, retention_days={"vip": 1}, dry_run=True) == [new_vip]
+    assert store.get(new_vip.id) == new_vip and storage.exists(new_vip.file_key)
     with pytest.raises(ValueError):
         store.expire(now=NOW.replace(tzinfo=None), retention_days={"vip": 30})
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sna.audience import Audience
-from sna.housekeeping import retention_plan, sweep_staging
+from sna.housekeeping import retention_plan, summary, sweep_abandoned_writes, sweep_staging
 from sna.storage import LocalStorage
 
 
@@ -63,3 +63,56 @@ def test_a_storage_folder_holding_the_registry_or_the_shop_is_refused(tmp_path) 
             refuse_shared_folder(locations)
     refuse_shared_folder(Locations(f"sqlite:///{tmp_path / 'shop.db'}", folder.as_uri(),
                                    f"sqlite:///{tmp_path / 'registry.db'}"))
+
+
+def test_crash_leftovers_with_customer_data_are_swept_after_the_grace_period(tmp_path) -> None:
+    """A writer SIGKILLed mid-write leaves `.<name>.tmp-*` (hidden from `list`) and a scratch folder
+    `sna-*` in tmp_dir: both hold rows, both are removed once older than the grace period."""
+    from sna.housekeeping import sweep_abandoned_writes, sweep_scratch
+
+    storage = LocalStorage(tmp_path / "exports")
+    folder = tmp_path / "exports" / "vip" / "google"
+    folder.mkdir(parents=True)
+    old_temp = folder / ".vip_google_2026-11-01_x.csv.tmp-abc123"
+    young_temp = folder / ".vip_google_2026-11-02_y.csv.tmp-def456"
+    for path in (old_temp, young_temp):
+        path.write_text("email\njane@example.com\n")
+    scratch = tmp_path / "scratch"
+    old_scratch, young_scratch = scratch / "sna-old1", scratch / "sna-young1"
+    for path in (old_scratch, young_scratch):
+        path.mkdir(parents=True)
+        (path / "extract.parquet").write_bytes(b"rows")
+    (scratch / "other-tool").mkdir()
+    now = datetime.now(UTC)
+    two_days_ago = time.time() - 2 * 86400
+    for path in (old_temp, old_scratch / "extract.parquet", old_scratch):
+        os.utime(path, (two_days_ago, two_days_ago))
+
+    assert sweep_abandoned_writes(storage, now) == 1
+    assert sweep_scratch(str(scratch), now) == ["sna-old1"]
+
+    assert not old_temp.exists() and young_temp.exists()
+    assert not old_scratch.exists() and young_scratch.exists() and (scratch / "other-tool").exists()
+
+
+def test_a_dry_run_sweep_reports_the_same_areas_and_removes_nothing(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    put(storage, tmp_path, "_staging/a/2026-01-01/extract.parquet", timedelta(days=3))
+    put(storage, tmp_path, "_staging/b/2026-01-02/validate.json", timedelta(minutes=10))
+    before = sorted(info.key for info in storage.list())
+
+    assert sweep_staging(storage, datetime.now(UTC), dry_run=True) == ["a/2026-01-01"]
+    assert sorted(info.key for info in storage.list()) == before
+    assert sweep_abandoned_writes(storage, datetime.now(UTC), dry_run=True) == 0  # a folder has no uploads
+    assert sweep_staging(storage, datetime.now(UTC)) == ["a/2026-01-01"]
+
+
+def test_summary_says_what_a_dry_run_would_do() -> None:
+    mismatches = {"entries_without_file": ["e1"], "files_without_entry": [], "repaired": False}
+    assert summary(["x"], [], mismatches) == (
+        "1 expired export(s) deleted, 0 stale staging area(s) removed, 1 entr(ies) without file, "
+        "0 entr(ies) not matching their file, 0 file(s) without entry")
+    assert summary(["x"], ["a/2026-01-01"], mismatches, dry_run=True, repair=True) == (
+        "dry run: 1 expired export(s) would be deleted, 1 stale staging area(s) would be removed, "
+        "1 entr(ies) without file, 0 entr(ies) not matching their file, 0 file(s) without entry "
+        "(would be repaired)")

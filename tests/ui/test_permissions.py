@@ -59,3 +59,17 @@ def test_refresh_refuses_cross_site_posts(store, make_client, tokens, airflow_ap
                            data={"csrf_token": _csrf(client, "newsletter_fr")},
                            headers={"Origin": "https://evil.example"})
     assert response.status_code == 403
+
+
+def test_refresh_calls_airflow_in_process_whatever_the_host_header_says(store, make_client, tokens):
+    """No `[api] base_url` (as in docker-compose.yaml): the trigger must not go to the host a request's
+    `Host` header names, with the user's token, and Airflow's answer is not echoed."""
+    add_export(store, "newsletter_fr")
+    client = make_client(store, tokens["admin"])  # the production API client
+    evil = "http://attacker.invalid:8080"
+    response = client.post("/audiences/sna_newsletter_fr/refresh",
+                           data={"csrf_token": _csrf(client, "newsletter_fr")},
+                           headers={"Origin": evil, "Host": "attacker.invalid:8080"})
+    assert response.status_code == 404, response.text  # answered by this Airflow, in process
+    assert "Airflow did not trigger sna_newsletter_fr: HTTP 404" in response.text
+    assert "was not found" not in response.text, "the upstream body is not echoed"

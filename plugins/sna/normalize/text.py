@@ -31,6 +31,10 @@ _ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
 EMAIL_PATTERN = rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+"
 EMAIL_MAX_LENGTH = 254
+# Choice: an address whose first character starts a spreadsheet formula is refused (`=1+1@x.com`),
+# so that no e-mail cell of a file opened in a spreadsheet runs as one. RFC 5322 allows such local
+# parts, but neither platform matches them in practice. (`@` cannot start a valid address anyway.)
+EMAIL_FORMULA_START = r"[=+\-@]"
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 
 # Letters that Unicode decomposition does not reduce to ASCII, folded as people write them.
@@ -108,9 +112,11 @@ def meta_email(raw: pd.Series) -> pd.Series:
 
 
 def is_valid_email(email: pd.Series) -> pd.Series:
-    """§5 on the normalized value: one @, non-empty local part, dotted domain, allowed characters."""
+    """§5 on the normalized value: one @, non-empty local part, dotted domain, allowed characters;
+    and (choice) no first character that starts a spreadsheet formula (`=`, `+`, `-`, `@`)."""
     shaped = email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
-    return shaped & (email.str.len().fillna(0) <= EMAIL_MAX_LENGTH)
+    formula = email.str.match(EMAIL_FORMULA_START).fillna(False).astype(bool)
+    return shaped & ~formula & (email.str.len().fillna(0) <= EMAIL_MAX_LENGTH)
 
 
 # --- names ------------------------------------------------------------------------------------

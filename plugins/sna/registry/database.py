@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from sna.errors import ConfigError, RegistryError
+from sna.errors import ConfigError, NotFoundError, RegistryError
 
 CONNECT_TIMEOUT_SECONDS = 5
 SQLITE_BUSY_SECONDS = 30
@@ -61,8 +61,9 @@ def make_engine(url: str | URL, *, create: bool = True) -> Engine:
         path = Path(parsed.database).expanduser()
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.exists():
-            raise RegistryError(f"registry {parsed.render_as_string(hide_password=True)}: no such database file")
+        elif not path.is_file():
+            raise NotFoundError(f"registry {path}: the file does not exist (no export was recorded there; "
+                                "check the registry URL)")
         connect_args["timeout"] = SQLITE_BUSY_SECONDS
     elif backend in ("mysql", "mariadb", "postgresql"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS

@@ -84,6 +84,11 @@ class Registry:
         """Creates or upgrades every registry table (entries and leases) to the newest version."""
         schema.ensure_schema(self.engine)
 
+    def has_tables(self) -> bool:
+        """Whether the database holds the export table at all (read-only callers create nothing)."""
+        with self._errors("read its tables"):
+            return sa.inspect(self.engine).has_table(self.table.name)
+
     def record(self, entry: ExportEntry) -> ExportEntry | None:
         """Insert `entry`, replacing (in the same transaction) the entry of the same run, which is returned
         so the caller can delete its file when it lives under another key."""

@@ -214,3 +214,9 @@ class Storage(ABC):
     @abstractmethod
     def presigned_url(self, key: str, expires_in: int = MAX_PRESIGNED_SECONDS) -> str | None:
         """A temporary download link (S3 only; None where the store cannot make one)."""
+
+    @abstractmethod
+    def remove_abandoned_writes(self, started_before: datetime, *, dry_run: bool = False) -> int:
+        """Removes what writers that died mid-write left (local temporary files, S3 multipart
+        uploads) begun before `started_before`; returns how many (`dry_run`: counts only). Such
+        leftovers hold customer rows and are invisible to `list`."""

@@ -27,6 +27,13 @@ from sna.storage.base import (
 )
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")  # gone meanwhile: nothing to remove
+
+
 def parse_file_url(url: str) -> Path:
     """`file:///abs/dir` -> Path('/abs/dir'), checked like a key (no '..', no control characters)."""
     parts = urlsplit(url)
@@ -180,6 +187,21 @@ class LocalStorage(Storage):
                         ObjectInfo(key=key, uri=path.as_uri(), size=stat.st_size, last_modified=modified)
                     )
         yield from sorted(found, key=lambda info: info.key)
+
+    def remove_abandoned_writes(self, started_before: datetime, *, dry_run: bool = False) -> int:
+        """Temporary files of atomic writes (`.name.tmp-*`) older than `started_before`."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        cutoff = started_before.timestamp()
+        for folder, _dirs, names in os.walk(self.root):
+            for name in names:
+                path = Path(folder) / name
+                if is_temp_name(name) and _mtime(path) < cutoff:
+                    if not dry_run:
+                        remove_quietly(path)
+                    removed += 1
+        return removed
 
     def presigned_url(self, key: str, expires_in: int = 300) -> str | None:
         validate_key(key)

@@ -240,10 +240,16 @@ class S3Storage(Storage):
                 "get_object", Params={"Bucket": self.bucket, "Key": full_key}, ExpiresIn=seconds
             )
 
-    def abort_incomplete_uploads(self, prefix: str = "", initiated_before: datetime | None = None) -> int:
+    def remove_abandoned_writes(self, started_before: datetime, *, dry_run: bool = False) -> int:
+        return self.abort_incomplete_uploads(initiated_before=started_before, dry_run=dry_run)
+
+    def abort_incomplete_uploads(
+        self, prefix: str = "", initiated_before: datetime | None = None, *, dry_run: bool = False
+    ) -> int:
         """Abort multipart uploads left under `prefix` by writers that died before they could abort
         (for example when the endpoint vanished mid-upload); returns how many were aborted. With
-        `initiated_before`, younger uploads (a run still writing) are left alone."""
+        `initiated_before`, younger uploads (a run still writing) are left alone. `dry_run` counts
+        them and aborts nothing."""
         validate_prefix(prefix)
         aborted = 0
         paginator = self.client.get_paginator("list_multipart_uploads")
@@ -253,9 +259,10 @@ class S3Storage(Storage):
                     started = upload.get("Initiated")
                     if initiated_before is not None and started is not None and started >= initiated_before:
                         continue
-                    self.client.abort_multipart_upload(
-                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                    )
+                    if not dry_run:
+                        self.client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
                     aborted += 1
         return aborted
 

@@ -46,7 +46,16 @@ EMAIL_STATUS = [
     ("jane\x00doe@example.com", "invalid", "invalid"),
     ("jane\ndoe@example.com", "ok", "invalid"),  # Google removes all white space, Meta only trims
     ("jane doe@example.com", "ok", "invalid"),
-    ("+shopping@gmail.com", "invalid", "ok"),  # nothing is left of the Gmail local part
+    ("+shopping@gmail.com", "invalid", "invalid"),  # nothing left of the Gmail local part; a formula start
+    # a first character that starts a spreadsheet formula (choice: refused for both platforms)
+    ("=1+1@example.com", "invalid", "invalid"),
+    ("+1@example.com", "invalid", "invalid"),
+    ("-2+3@example.com", "invalid", "invalid"),
+    ("=cmd|'/c calc'!a0@example.com", "invalid", "invalid"),
+    (" =x@example.com", "invalid", "invalid"),  # trimmed first, then judged
+    ("\t+x@example.com", "invalid", "invalid"),
+    ("a=b+c-d@example.com", "ok", "ok"),  # only the first character matters
+    ("jane-doe@example.com", "ok", "ok"),
     ("..@gmail.com", "invalid", "invalid"),
     ("jane@example.com", "ok", "ok"),
     ("a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61, "ok", "ok"),  # 254 characters

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sna.errors import ConfigError, RegistryError
+from sna.errors import ConfigError, NotFoundError, RegistryError
 from sna.registry import ExportEntry, Registry, new_export_id
 from sna.registry.entries import _to_row
 
@@ -225,3 +225,12 @@ def test_rejected_login_is_not_echoed(admin_url: str) -> None:
 def test_unusable_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError, match="registry URL"):
         Registry(url)
+
+
+def test_a_registry_opened_without_create_never_makes_its_sqlite_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "registry.db"
+    with pytest.raises(NotFoundError, match=f"{missing}.*does not exist"):
+        Registry(f"sqlite:///{missing}", create=False)
+    assert not missing.parent.exists()
+    Registry(f"sqlite:///{missing}").dispose()  # the default still makes the folder for a new registry
+    assert missing.parent.is_dir()

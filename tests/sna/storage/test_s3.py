@@ -219,3 +219,13 @@ def test_local_storage_never_lists_temporary_files(tmp_path: Path) -> None:
     assert storage.presigned_url("a/x.csv") is None
     storage.delete("a/x.csv")
     assert not (tmp_path / "store" / "a").exists()
+
+
+def test_a_dry_run_counts_abandoned_uploads_and_aborts_none(s3_server, s3_bucket, boto3_s3_client) -> None:
+    storage = S3Storage(s3_bucket, "exports/", s3_server.client())
+    boto3_s3_client.create_multipart_upload(Bucket=s3_bucket, Key="exports/_staging/a/2026-01-01/x.parquet")
+
+    assert storage.abort_incomplete_uploads(dry_run=True) == 1
+    assert len(boto3_s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])) == 1
+    assert storage.abort_incomplete_uploads() == 1
+    assert boto3_s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
