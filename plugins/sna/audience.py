@@ -379,3 +379,16 @@ def resolve_suppression_path(audience: Audience, project_root: Path) -> Path | N
     if path.is_absolute():
         return path
     return project_root / path
+
+
+def find_audience(folder: Path, name: str) -> Audience:
+    """The audience called `name` among the valid files of `folder` (`sna deliver` needs its delivery
+    block); ad-hoc exports (`adhoc_export/<name>`) have no file."""
+    if "/" in name:
+        raise AudienceFileError(str(folder), "", f"export of {name} was made from the ad-hoc form: it has no "
+                                "audience file, so no delivery block")
+    audiences, _errors = load_audiences([folder]) if folder.is_dir() else ([], [])
+    for audience in audiences:
+        if audience.name == name:
+            return audience
+    raise AudienceFileError(str(folder), "", f"no valid audience file defines audience {name}")

@@ -20,7 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sna.audience import load_audience, load_audiences
+from sna.audience import find_audience, load_audience, load_audiences
+from sna.delivery.sync import DeliveryReport
 from sna.errors import AudienceFileError, ConfigError, NotFoundError, SnaError
 from sna.exports import ExportStore
 from sna.pipeline import ExportJob, ExportReport
@@ -107,7 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
                              help="the run's reference date YYYY-MM-DD (default: today, UTC)")
         command.add_argument("--json", action="store_true", help="print one JSON object as the last line")
         if name == "run":
-            command.add_argument("--dry-run", action="store_true", help="counts only, no file")
+            command.add_argument("--dry-run", action="store_true",
+                                 help="counts only, no file; with a delivery block, what would be added and "
+                                      "removed on the platform (nothing is sent)")
+            command.add_argument("--no-deliver", action="store_true",
+                                 help="write and record the file, but do not deliver it to the platform")
+
+    deliver = commands.add_parser("deliver", help="(re)deliver a recorded export to its platform",
+                                  parents=[locations])
+    deliver.add_argument("export_id", metavar="EXPORT_ID")
+    deliver.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    deliver.add_argument("--dry-run", action="store_true", help="compute what would be added and removed; send nothing")
+    deliver.add_argument("--validate-only", action="store_true",
+                         help="send with the platform's validation mode (Google validateOnly): nothing changes")
 
     exports = commands.add_parser("exports", help="list, download, delete exports", parents=[locations])
     actions = exports.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -161,15 +174,35 @@ def _print_report(report: ExportReport, as_json: bool) -> None:
             print(f"  {reason:<{width}}  {count}")
     for warning in report.warnings:
         print(f"warning: {warning}")
+    delivery = report.delivery or DeliveryReport().to_dict()
+    if report.delivery is not None:
+        print(delivery_line(delivery))
     if as_json:
         document = {
             "export_id": report.export_id, "audience": report.audience, "platform": report.platform,
             "hashing": report.hashing, "file": report.file, "rows": report.rows, "scanned": report.scanned,
-            "excluded": report.excluded, "warnings": report.warnings,
+            "excluded": report.excluded, "warnings": report.warnings, "delivery": delivery_json(delivery),
         }
         if report.dry_run:
             document["dry_run"] = True
         print(json.dumps(document, sort_keys=False))
+
+
+def delivery_json(delivery: dict[str, Any]) -> dict[str, Any]:
+    """The `delivery` object of `run --json` and `deliver --json` (a contract: keep its keys)."""
+    keys = ("status", "added", "removed", "invalid", "requests", "mode", "destination", "delivered_at",
+            "dry_run", "validate_only")
+    return {key: delivery.get(key) for key in keys}
+
+
+def delivery_line(delivery: dict[str, Any]) -> str:
+    if delivery.get("dry_run") or delivery.get("validate_only"):
+        what = "dry run, nothing sent" if delivery.get("dry_run") else "validated by the platform, nothing changed"
+        return (f"delivery ({what}): {delivery['added']} to add, {delivery['removed']} to remove on "
+                f"{delivery['destination']} ({delivery['mode']}), {delivery['requests']} request(s)")
+    return (f"delivery: {delivery['status']} to {delivery['destination']} ({delivery['mode']}): "
+            f"{delivery['added']} added, {delivery['removed']} removed, {delivery['invalid']} invalid, "
+            f"{delivery['requests']} request(s)")
 
 
 def _cmd_validate(args: argparse.Namespace, runtime: Runtime) -> int:
@@ -214,12 +247,32 @@ def _cmd_run(args: argparse.Namespace, runtime: Runtime) -> int:
     job = _job(args)
     pipeline = runtime.pipeline()
     with _naming_the_audience_file(args.audience):
-        report = pipeline.run(job, dry_run=args.dry_run)
+        report = pipeline.run(job, dry_run=args.dry_run, deliver=not args.no_deliver)
     _print_report(report, args.json)
     return EXIT_OK
 
 
-_LIST_HEADER = ("ID", "CREATED", "AUDIENCE", "PLATFORM", "HASHING", "REFERENCE", "ROWS/SCANNED", "FILTERS", "FILE")
+def _cmd_deliver(args: argparse.Namespace, runtime: Runtime) -> int:
+    """A recorded export to its platform, with the `delivery` block of its audience file."""
+    store = _existing_store(runtime)
+    if store is None:
+        raise NotFoundError(f"export {args.export_id} does not exist")
+    entry = store.get(args.export_id)
+    folder = Path(runtime.settings.audiences_dir)
+    folder = folder if folder.is_absolute() else runtime.root / folder
+    audience = find_audience(folder, entry.audience)
+    report = runtime.pipeline().deliver_export(entry.id, audience, dry_run=args.dry_run,
+                                               validate_only=args.validate_only)
+    delivery = report.to_dict()
+    print(f"export {entry.id} ({entry.audience}, {entry.reference_date})")
+    print(delivery_line(delivery))
+    if args.json:
+        print(json.dumps({"export_id": entry.id, "audience": entry.audience, "delivery": delivery_json(delivery)}))
+    return EXIT_OK
+
+
+_LIST_HEADER = ("ID", "CREATED", "AUDIENCE", "PLATFORM", "HASHING", "REFERENCE", "ROWS/SCANNED", "DELIVERY", "FILTERS",
+                "FILE")
 
 
 def _filter_text(value: Any) -> str:
@@ -242,8 +295,14 @@ def compact_filters(filters: dict[str, Any]) -> str:
 
 def _entry_cells(entry: Any) -> tuple[str, ...]:
     return (entry.id, f"{entry.created_at:%Y-%m-%d %H:%M}", entry.audience, entry.platform, entry.hashing,
-            str(entry.reference_date), f"{entry.rows}/{entry.scanned}", compact_filters(entry.filters),
-            entry.file_uri)
+            str(entry.reference_date), f"{entry.rows}/{entry.scanned}", _delivery_cell(entry.delivery),
+            compact_filters(entry.filters), entry.file_uri)
+
+
+def _delivery_cell(delivery: Any) -> str:
+    if delivery.status == "delivered":
+        return f"delivered +{delivery.added}/-{delivery.removed}"
+    return delivery.status
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -325,7 +384,11 @@ def entry_to_json(entry: Any) -> dict[str, Any]:
         "filters": entry.filters, "reference_date": entry.reference_date.isoformat(),
         "created_at": entry.created_at.isoformat(), "file": entry.file_uri, "size": entry.size,
         "sha256": entry.sha256, "rows": entry.rows, "scanned": entry.scanned, "excluded": entry.excluded,
-        "warnings": entry.warnings,
+        "warnings": entry.warnings, "delivery": {
+            "status": entry.delivery.status, "mode": entry.delivery.mode, "destination": entry.delivery.destination,
+            "delivered_at": entry.delivery.delivered_at.isoformat() if entry.delivery.delivered_at else None,
+            "added": entry.delivery.added, "removed": entry.delivery.removed, "invalid": entry.delivery.invalid,
+            "requests": entry.delivery.requests},
     }
 
 
@@ -404,6 +467,7 @@ def _cmd_demo_shop(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 _CREATING_COMMANDS = {"run"}
+# `deliver` writes the delivery state of an existing export: it creates no registry either
 """The only command that may create a registry (its file, folder and table): the others only read one,
 or remove from one, and a missing registry is an error naming it rather than a new empty one."""
 
@@ -412,6 +476,7 @@ _COMMANDS = {
     "preview": _cmd_preview,
     "run": _cmd_run,
     "exports": _cmd_exports,
+    "deliver": _cmd_deliver,
     "housekeeping": _cmd_housekeeping,
     "demo-shop": _cmd_demo_shop,
 }

@@ -21,10 +21,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 
 from sna.audience import Audience
 from sna.delivery.base import PlatformClient
+from sna.delivery.clients import destination_id
 from sna.delivery.members import members_frame
 from sna.delivery.sync import DeliveryReport, MemberSets, deliver_members, export_members
 from sna.errors import DataContractError, NotFoundError, SnaError, StorageError
@@ -466,21 +468,24 @@ class ExportPipeline:
                       validate_only: bool = False) -> DeliveryReport:
         if audience.delivery is None:
             raise NotFoundError(f"audience {audience.name} has no delivery block")
-        if self.clients is None:
-            raise NotFoundError("delivery is not set up in this runtime (no platform clients)")
         sets = MemberSets(self.store.storage)
         members = export_members(sets, entry.audience, entry.id)
+        destination, mode = destination_id(audience), audience.delivery.mode
+        if dry_run:  # no client, no credentials: only the difference with the last delivered set
+            return deliver_members(members, entry.audience, sets, destination=destination, mode=mode, dry_run=True)
+        if self.clients is None:
+            raise NotFoundError("delivery is not set up in this runtime (no platform clients)")
         client = self.clients(audience)
-        records = not (dry_run or validate_only)
+        records = not validate_only
         try:
             if records:
-                self.store.registry.set_delivery(entry.id, Delivery(status="pending", destination=client.destination,
-                                                                   mode=audience.delivery.mode))
-            report = deliver_members(members, entry.audience, client, sets, mode=audience.delivery.mode,
-                                     dry_run=dry_run, validate_only=validate_only)
+                self.store.registry.set_delivery(entry.id, Delivery(status="pending", destination=destination,
+                                                                   mode=mode))
+            report = deliver_members(members, entry.audience, sets, destination=destination, client=client,
+                                     mode=mode, validate_only=validate_only)
         except SnaError as error:
             if records:
-                self._record_failed_delivery(entry, client.destination, audience.delivery.mode, error)
+                self._record_failed_delivery(entry, destination, mode, error)
             raise
         finally:
             client.close()
@@ -490,6 +495,18 @@ class ExportPipeline:
                 delivered_at=report.delivered_at, added=report.added, removed=report.removed,
                 invalid=report.invalid, requests=report.requests))
         return report
+
+    def preview_delivery(self, job: ExportJob) -> DeliveryReport:
+        """A dry run's delivery: the run's members rendered to staging, compared with the last delivered
+        set; nothing is sent, published or recorded."""
+        assert job.audience.delivery is not None
+        self.render(job)
+        staging = self.staging(job)
+        with staging.local_dir() as folder:
+            members = pq.read_table(staging.get("members.parquet", folder / "members.parquet")).to_pandas()
+        return deliver_members(members, job.audience_id, MemberSets(self.store.storage),
+                               destination=destination_id(job.audience), mode=job.audience.delivery.mode,
+                               dry_run=True)
 
     def _record_failed_delivery(self, entry: ExportEntry, destination: str, mode: str, error: SnaError) -> None:
         try:
@@ -513,7 +530,10 @@ class ExportPipeline:
                 self.extract(job)
                 stats = self.validate(job)
                 if dry_run:
-                    return self._report(job, stats, dry_run=True)
+                    report = self._report(job, stats, dry_run=True)
+                    if deliver and job.audience.delivery is not None:
+                        report.delivery = self.preview_delivery(job).to_dict()
+                    return report
                 self.render(job)
                 self.publish(job)
                 report = self.record(job)

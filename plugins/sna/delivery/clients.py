@@ -37,6 +37,18 @@ class Credentials:
                    meta_access_token=environ.get("SNA_META_ACCESS_TOKEN") or None)
 
 
+def destination_id(audience: Audience) -> str:
+    """The destination of an audience's delivery, as its client names it (no credentials needed)."""
+    if audience.delivery is None:
+        raise ConfigError(f"audience {audience.name} has no delivery block: nothing to deliver to")
+    if audience.platform == "google":
+        spec = audience.delivery.google
+        assert spec is not None  # checked by the audience model
+        return f"google:{spec.operating_account_id}:{spec.user_list_id}"
+    assert audience.delivery.meta is not None
+    return f"meta:{audience.delivery.meta.custom_audience_id}"
+
+
 def open_client(audience: Audience, settings: Settings, credentials: Credentials) -> PlatformClient:
     """The client of the audience's destination; a ConfigError naming what is missing otherwise."""
     if audience.delivery is None:

@@ -95,17 +95,20 @@ def plan(current: pd.DataFrame, previous: pd.DataFrame | None, *, mode: str) -> 
 
 
 def deliver_members(
-    current: pd.DataFrame, audience_id: str, client: PlatformClient, sets: MemberSets, *,
-    mode: str = "mirror", dry_run: bool = False, validate_only: bool = False,
+    current: pd.DataFrame, audience_id: str, sets: MemberSets, *, destination: str,
+    client: PlatformClient | None = None, mode: str = "mirror", dry_run: bool = False, validate_only: bool = False,
 ) -> DeliveryReport:
-    """Sends what changed since the last delivery to `client`'s destination; see the module docstring."""
-    delivered_key = sets.delivered_key(audience_id, client.destination)
+    """Sends what changed since the last delivery to `destination` through `client` (none needed
+    for a dry run, which only computes the adds and removes); see the module docstring."""
+    delivered_key = sets.delivered_key(audience_id, destination)
     previous = sets.read(delivered_key)
     full, added, removed = plan(current, previous, mode=mode)
-    report = DeliveryReport(status="none", added=len(added), removed=len(removed), destination=client.destination,
+    report = DeliveryReport(status="none", added=len(added), removed=len(removed), destination=destination,
                             mode="replace" if full else "mirror", dry_run=dry_run, validate_only=validate_only)
     if dry_run:
         return report
+    if client is None or client.destination != destination:
+        raise ValueError(f"a client of {destination} is needed to deliver")
     sent = SendResult()
     if full:
         sent += client.replace(to_members(current), validate_only=validate_only)
@@ -116,7 +119,7 @@ def deliver_members(
             sent += client.add(to_members(added), validate_only=validate_only)
     report.requests, report.invalid = sent.requests, sent.invalid
     for warning in sent.warnings:
-        log.warning("%s: %s", client.destination, warning)
+        log.warning("%s: %s", destination, warning)
     if validate_only:
         return report
     sets.write(current, delivered_key)
