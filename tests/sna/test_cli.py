@@ -325,7 +325,8 @@ def test_delete_asks_at_a_terminal_and_needs_yes_in_scripts(locations, exported)
     assert file.exists()
 
     kept = delete_at_a_terminal(export_id, "n", locations)
-    assert f"delete export {export_id} (file {file.name})? [y/N]" in kept.stderr
+    download_name = file.name.replace(f"_{export_id}", "")  # the name a person knows, without the id
+    assert f"delete export {export_id} (file {download_name})? [y/N]" in kept.stderr
     assert kept.returncode == 1 and file.exists()
     assert export_id in sna("exports", "list", env=locations).stdout
 
