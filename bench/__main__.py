@@ -15,7 +15,7 @@ from bench.report import render_table, write_json
 from bench.s3 import BenchS3
 from bench.shop import ensure_shop
 
-PARTS = ("export", "floor", "naive", "dagparse")
+PARTS = ("export", "floor", "naive", "deliver", "dagparse")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,6 +26,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--naive-platforms", default="google,meta", help="platforms of the naive baseline")
     parser.add_argument("--naive-sizes", default=None,
                         help="customer counts for the naive baseline (default: every size; ~7 min at 1M)")
+    parser.add_argument("--deliver-sizes", default="100000",
+                        help="customer counts for the delivery measure (export + delivery to the contract fakes)")
     parser.add_argument("--audiences", type=int, default=200, help="audience files for the DAG parse")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--rebuild", action="store_true", help="rewrite the bench shops even if present")
@@ -58,6 +60,12 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"[{size:,}] export {name} ...", flush=True)
                     measures[f"export:{name}"] = run_child(
                         "product", {**common, "storage_url": s3.storage_url(f"product{size}"), "platform": name}, env)
+            deliver_sizes = args.deliver_sizes.replace("_", "").split(",")
+            if "deliver" in parts and str(size) in deliver_sizes:
+                for name in args.platforms.split(","):
+                    print(f"[{size:,}] deliver {name} ...", flush=True)
+                    measures[f"deliver:{name}"] = run_child(
+                        "deliver", {**common, "storage_url": s3.storage_url(f"deliver{size}"), "platform": name}, env)
             naive_sizes = args.sizes if args.naive_sizes is None else args.naive_sizes
             if "naive" in parts and str(size) in naive_sizes.replace("_", "").split(","):
                 for name in args.naive_platforms.split(","):

@@ -22,6 +22,9 @@ def main() -> None:
     elif kind == "naive":
         from bench.naive import run
         result = run(args["source_url"], args["storage_url"], args["platform"])
+    elif kind == "deliver":
+        from bench.deliver import deliver
+        result = deliver(args["source_url"], args["storage_url"], args["platform"])
     elif kind == "dagparse":
         from bench.dagparse import parse
         result = parse(args["count"])

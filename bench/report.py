@@ -20,6 +20,8 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
         measures = results["sizes"][size]
         floor = measures.get("floor", {}).get("seconds")
         for name, measure in measures.items():
+            if name.startswith("deliver:"):
+                continue  # its own lines (delivery_lines)
             platform = name.split(":")[-1]
             naive = measures.get(f"naive:{platform}", {}).get("seconds") if name.startswith("export") else None
             smallest = results["sizes"][sizes[0]].get(name, {}).get("peak_rss_mb")
@@ -77,6 +79,21 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def delivery_lines(results: dict[str, Any]) -> list[str]:
+    """One line per delivery measure: the full first delivery, then the mirror run after 1,000 left."""
+    lines = []
+    for size in sorted(results["sizes"], key=int):
+        for name, measure in results["sizes"][size].items():
+            if not name.startswith("deliver:"):
+                continue
+            full, mirror = measure["full"], measure["mirror"]
+            lines.append(
+                f"  {name.split(':')[1]:<6} {int(size):>9,} customers: first run {full['added']:,} members in "
+                f"{full['requests']} requests, {full['run_seconds']:.1f} s; next run +{mirror['added']:,}/"
+                f"-{mirror['removed']:,} in {mirror['requests']} requests, {mirror['run_seconds']:.1f} s")
+    return lines
+
+
 def render_table(results: dict[str, Any]) -> str:
     header = ("measure", "customers", "rows/s", "wall s", "peak MB", "x floor", "naive/x", "mem 1M/100k")
     keys = ("measure", "customers", "rows_per_s", "seconds", "peak_mb", "x_floor", "naive_x", "mem_growth")
@@ -85,6 +102,9 @@ def render_table(results: dict[str, Any]) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in body]
+    deliveries = delivery_lines(results)
+    if deliveries:
+        lines += ["", "delivery to the contract fakes (export + delivery, real client libraries over HTTP):", *deliveries]
     lines.append("")
     lines.append("targets:")
     for figure, measured, met in targets(results):

@@ -53,6 +53,25 @@ name: pii_meta_sha
 platform: meta
 hashing: sha256
 """
+DELIVER_GOOGLE = """
+name: pii_deliver_google
+platform: google
+require_complete: false
+delivery:
+  google:
+    operating_account_id: "1234567890"
+    user_list_id: "4455667788"
+    consent: {ad_user_data: granted, ad_personalization: granted}
+"""
+DELIVER_META = """
+name: pii_deliver_meta
+platform: meta
+require_complete: false
+hashing: sha256
+value: total_spent
+delivery:
+  meta: {custom_audience_id: "23850000000000001"}
+"""
 UNKNOWN_GROUP = """
 name: pii_unknown_group
 platform: google
@@ -250,12 +269,16 @@ class ObservedRuns:
     registry_url: str
     bucket: str
     audiences: Path
+    platform_env: dict[str, str] = field(default_factory=dict)
+    meta_fake: Any = None
     texts: dict[str, str] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)
     task_states: dict[str, dict[str, str]] = field(default_factory=dict)
     commands: dict[str, Command] = field(default_factory=dict)
     exceptions: dict[str, BaseException] = field(default_factory=dict)
     exported: dict[str, bytes] = field(default_factory=dict)
+    delivered: dict[str, int] = field(default_factory=dict)
+    """Members each contract fake holds at the end (the positive control of delivery runs)."""
     seconds: float = 0.0
 
 
@@ -331,7 +354,22 @@ DAG_RUNS = [
     ("dag meta plain", "sna_pii_meta", datetime(2026, 11, 2, tzinfo=UTC), None, "success"),
     ("dag meta sha256", "sna_pii_meta", datetime(2026, 11, 3, tzinfo=UTC), {"hashing": "sha256"}, "success"),
     ("dag google dry run", "sna_pii_google", datetime(2026, 11, 4, tzinfo=UTC), {"dry_run": True}, "success"),
+    ("dag google delivery", "sna_pii_deliver_google", datetime(2026, 11, 2, tzinfo=UTC), None, "success"),
+    ("dag meta delivery", "sna_pii_deliver_meta", datetime(2026, 11, 2, tzinfo=UTC), None, "success"),
 ]
+
+
+def platform_env(google_fake: Any, meta_fake: Any, meta_token: str) -> dict[str, str]:
+    """The platforms as Airflow connections (the token a secret of the scan) and the fakes' endpoints."""
+    import json
+
+    return {
+        "AIRFLOW_CONN_SNA_GOOGLE": json.dumps({"conn_type": "google_cloud_platform", "extra": {"anonymous": True}}),
+        "AIRFLOW_CONN_SNA_META": json.dumps({"conn_type": "generic", "password": meta_token}),
+        "SNA_GOOGLE_DATAMANAGER_URL": google_fake.endpoint,
+        "SNA_GOOGLE_POLL_SECONDS": "0.01",
+        "SNA_META_GRAPH_URL": meta_fake.url,
+    }
 
 
 def _cli(label: str, runs: ObservedRuns, args: list[str], env: Mapping[str, str]) -> None:
@@ -375,6 +413,15 @@ def run_cli(runs: ObservedRuns, s3_server: Any) -> None:
     _cli("error: wrong database password", runs, ["preview", google, *day], wrong)
     registry_down = dict(base, SNA_REGISTRY_URL=runs.registry_url.replace(":5432/", f":{free_port()}/"))
     _cli("error: registry unreachable", runs, ["run", google, *day], registry_down)
+    platforms = {key: value for key, value in runs.platform_env.items() if key.startswith("SNA_")}
+    delivering = dict(base, **platforms, SNA_GOOGLE_CREDENTIALS="anonymous",
+                      SNA_META_ACCESS_TOKEN=runs.secrets["Meta access token"])
+    deliver_meta = str(a / "pii_deliver_meta.yaml")
+    _cli("run meta delivery --json", runs, ["run", deliver_meta, *day, "--json"], delivering)
+    _cli("run google delivery --dry-run --json", runs,
+         ["run", str(a / "pii_deliver_google.yaml"), *day, "--dry-run", "--json"], delivering)
+    runs.meta_fake.fail_next(190, type="OAuthException")
+    _cli("error: expired meta token", runs, ["run", deliver_meta, "--reference-date", "2026-11-14"], delivering)
 
 
 def run_engine_while_s3_dies(runs: ObservedRuns, s3_server: Any) -> None:
@@ -418,10 +465,15 @@ def observe(s3_server: Any, boto3_client: Any, folder: Path, capture_manager: An
     boto3_client.create_bucket(Bucket=bucket)
     audiences = folder / "audiences"
     audiences.mkdir()
-    for text in (GOOGLE, META, META_SHA):
+    for text in (GOOGLE, META, META_SHA, DELIVER_GOOGLE, DELIVER_META):
         name = text.split("name:", 1)[1].split()[0]
         (audiences / f"{name}.yaml").write_text(text.lstrip(), encoding="utf-8")
     (folder / "unknown_group.yaml").write_text(UNKNOWN_GROUP.lstrip(), encoding="utf-8")
+    from tests.fakes.google_datamanager import GoogleDataManagerFake
+    from tests.fakes.meta_graph import MetaGraphFake
+
+    meta_token = f"MetaTok-{secrets.token_hex(12)}"
+    google_fake, meta_fake = GoogleDataManagerFake().start(), MetaGraphFake(token=meta_token).start()
     try:
         with postgres_database() as registry_db:
             registry_url = f"postgresql+psycopg2://postgres:{registry_password}@127.0.0.1:5432/{registry_db}"
@@ -432,10 +484,12 @@ def observe(s3_server: Any, boto3_client: Any, folder: Path, capture_manager: An
                     "PostgreSQL password": registry_password,
                     "S3 secret key": s3_server.secret_key,
                     "wrong MariaDB password": f"WrongPw-{secrets.token_hex(8)}",
+                    "Meta access token": meta_token,
                 },
+                platform_env=platform_env(google_fake, meta_fake, meta_token), meta_fake=meta_fake,
             )
             env = {**connection_env(shop, registry_db, registry_password, s3_server, bucket, audiences),
-                   "AIRFLOW__CORE__PARALLELISM": "2"}
+                   **runs.platform_env, "AIRFLOW__CORE__PARALLELISM": "2"}
             output = OutputCapture(capture_manager, folder)
             with output.capturing(), patched_environ(env):
                 api_log = Path(os.environ["AIRFLOW_HOME"]) / "sna-security-api-server.log"
@@ -463,9 +517,13 @@ def observe(s3_server: Any, boto3_client: Any, folder: Path, capture_manager: An
             for page in boto3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
                 for item in page.get("Contents", []):
                     runs.exported[item["Key"]] = boto3_client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            runs.delivered = {"google": len(google_fake.members("1234567890", "4455667788")),
+                              "meta": len(meta_fake.members())}
             runs.seconds = time.monotonic() - started
             yield runs
     finally:
+        google_fake.stop()
+        meta_fake.stop()
         _remove_bucket(boto3_client, bucket)
         drop_marker_shop(shop)
 

@@ -24,7 +24,10 @@ def test_the_runs_did_what_a_merchant_runs(observed_runs) -> None:
         "preview google": 0, "preview meta --json": 0, "run google": 0, "run meta sha256 --json": 0,
         "run google --dry-run --json": 0, "exports list --json": 0, "error: unknown group": 1,
         "error: S3 stopped": 1, "error: wrong database password": 1, "error: registry unreachable": 1,
+        "run meta delivery --json": 0, "run google delivery --dry-run --json": 0, "error: expired meta token": 1,
     }, {label: runs.commands[label].stderr[-500:] for label in codes}
+    assert "meta" in runs.commands["error: expired meta token"].stderr
+    assert "190" in runs.commands["error: expired meta token"].stderr
     assert "storage" in runs.commands["error: S3 stopped"].stderr or "s3://" in runs.commands["error: S3 stopped"].stderr
     assert set(runs.exceptions) == {"engine: S3 killed while publishing"}
     task_logs = [source for source in runs.texts if "/task_id=" in source]
@@ -44,6 +47,7 @@ def test_the_customer_values_flowed_into_the_files(observed_runs) -> None:
     assert kinds >= {"email", "name", "phone", "postcode", "city", "sha256"}
     clear_emails = {value for source, kind, value in found.hits if kind == "email" and "2026-11-02" in source}
     assert len(clear_emails) > 50
+    assert runs.delivered["google"] > 50 and runs.delivered["meta"] > 50, "the delivery runs sent members"
 
 
 def test_no_marker_in_any_log_output_message_or_airflow_record(observed_runs, figures) -> None:
