@@ -172,6 +172,8 @@ def _print_report(report: ExportReport, as_json: bool) -> None:
         width = max(len(reason) for reason in report.excluded)
         for reason, count in sorted(report.excluded.items(), key=lambda item: (-item[1], item[0])):
             print(f"  {reason:<{width}}  {count}")
+    if report.fill_rates:
+        print("filled: " + ", ".join(f"{column} {rate:.0%}" for column, rate in report.fill_rates.items()))
     for warning in report.warnings:
         print(f"warning: {warning}")
     delivery = report.delivery or DeliveryReport().to_dict()
@@ -181,7 +183,8 @@ def _print_report(report: ExportReport, as_json: bool) -> None:
         document = {
             "export_id": report.export_id, "audience": report.audience, "platform": report.platform,
             "hashing": report.hashing, "file": report.file, "rows": report.rows, "scanned": report.scanned,
-            "excluded": report.excluded, "warnings": report.warnings, "delivery": delivery_json(delivery),
+            "excluded": report.excluded, "warnings": report.warnings, "fill_rates": report.fill_rates,
+            "delivery": delivery_json(delivery),
         }
         if report.dry_run:
             document["dry_run"] = True
@@ -384,7 +387,7 @@ def entry_to_json(entry: Any) -> dict[str, Any]:
         "filters": entry.filters, "reference_date": entry.reference_date.isoformat(),
         "created_at": entry.created_at.isoformat(), "file": entry.file_uri, "size": entry.size,
         "sha256": entry.sha256, "rows": entry.rows, "scanned": entry.scanned, "excluded": entry.excluded,
-        "warnings": entry.warnings, "delivery": {
+        "warnings": entry.warnings, "fill_rates": entry.fill_rates, "delivery": {
             "status": entry.delivery.status, "mode": entry.delivery.mode, "destination": entry.delivery.destination,
             "delivered_at": entry.delivery.delivered_at.isoformat() if entry.delivery.delivered_at else None,
             "added": entry.delivery.added, "removed": entry.delivery.removed, "invalid": entry.delivery.invalid,

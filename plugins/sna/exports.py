@@ -42,6 +42,12 @@ def is_export_key(key: str) -> bool:
     return EXPORT_KEY.match(key) is not None
 
 
+def latest_key(audience_id: str, platform: str) -> str:
+    """The stable feed of an audience: a copy of its newest export (by reference date) under one fixed
+    key, for a platform's scheduled pull or a downstream job."""
+    return f"{audience_id}/{platform}/latest.csv"
+
+
 def member_set_key(audience_id: str, export_id: str) -> str:
     """The export's members as the platform API takes them (hashed identifiers only), kept with the
     export for its delivery and deleted with it."""
@@ -56,11 +62,13 @@ class ReconcileReport:
     orphan_files: list[str] = field(default_factory=list)
     mismatched: list[ExportEntry] = field(default_factory=list)
     """Entries whose file is not the one they describe (another size, or another SHA-256)."""
+    stale_latest: list[str] = field(default_factory=list)
+    """`<audience>/<platform>/latest.csv` keys that are not a copy of the audience's newest export."""
     repaired: bool = False
 
     @property
     def consistent(self) -> bool:
-        return not self.missing_files and not self.orphan_files and not self.mismatched
+        return not self.missing_files and not self.orphan_files and not self.mismatched and not self.stale_latest
 
 
 class ExportStore:
@@ -111,6 +119,7 @@ class ExportStore:
                     self.storage.delete(entry.file_key)
                 self.storage.delete(member_set_key(entry.audience, entry.id))
                 self.registry.delete(entry.id)
+                self.refresh_latest(entry.audience, entry.platform)
         except RunInProgressError:
             raise RunInProgressError(
                 f"export {entry.id} cannot be deleted now: a run of {entry.run_key} is in progress; "
@@ -131,6 +140,7 @@ class ExportStore:
             if discard_on_failure:
                 self._discard_unrecorded(entry)
             raise
+        self.refresh_latest(entry.audience, entry.platform)
         if replaced is not None and replaced.id != entry.id:
             self._delete_quietly(member_set_key(replaced.audience, replaced.id), reason=f"replaced by {entry.id}")
         if replaced is not None and replaced.file_key != entry.file_key:
@@ -140,6 +150,35 @@ class ExportStore:
                 log.warning("export %s replaced export %s, whose file %s is in another storage than %s: "
                             "delete it there", entry.id, replaced.id, replaced.file_uri, self.storage.url)
         return entry
+
+    def newest(self, audience_id: str, platform: str) -> ExportEntry | None:
+        """The export with the latest reference date (then the latest created) of an audience."""
+        entries = self.registry.list(audience=audience_id, platform=platform, limit=1000)
+        return max(entries, key=lambda e: (e.reference_date, e.created_at), default=None)
+
+    def refresh_latest(self, audience_id: str, platform: str) -> ExportEntry | None:
+        """Points `latest.csv` at the newest export (a server-side copy, atomic, encrypted like the
+        files), or removes it when no export is left. Best effort after a commit or a delete:
+        housekeeping's reconcile repairs a latest that failed to follow."""
+        key = latest_key(audience_id, platform)
+        try:
+            newest = self.newest(audience_id, platform)
+            if newest is None:
+                self.storage.delete(key)
+            elif self.storage.exists(newest.file_key):
+                self.storage.copy(newest.file_key, key)
+            return newest
+        except SnaError as error:
+            log.warning("could not refresh %s: %s", self.storage.uri(key), error)
+            return None
+
+    def latest_is_stale(self, audience_id: str, platform: str) -> bool:
+        newest = self.newest(audience_id, platform)
+        key = latest_key(audience_id, platform)
+        if newest is None:
+            return self.storage.exists(key)
+        return not self.storage.exists(key) or self.storage.size(key) != newest.size or \
+            self._sha256(key) != newest.sha256
 
     def _discard_unrecorded(self, entry: ExportEntry) -> None:
         try:
@@ -185,7 +224,15 @@ class ExportStore:
                 continue
             if info.size != entry.size or (verify_checksums and self._sha256(entry.file_key) != entry.sha256):
                 report.mismatched.append(entry)
+        if verify_checksums:
+            pairs = sorted({(e.audience, e.platform) for e in entries} | {
+                (key.rsplit("/", 2)[0], key.rsplit("/", 2)[1]) for key in (i.key for i in self.storage.list(""))
+                if key.endswith("/latest.csv") and key.count("/") >= 2 and not key.startswith("_")})
+            report.stale_latest = [latest_key(a, p) for a, p in pairs if self.latest_is_stale(a, p)]
         if repair:
+            for key in report.stale_latest:
+                audience_id, platform, _name = key.rsplit("/", 2)
+                self.refresh_latest(audience_id, platform)
             for key in report.orphan_files:
                 self.storage.delete(key)
             for entry in report.missing_files:

@@ -136,6 +136,7 @@ def reconcile(store: ExportStore, *, repair: bool, now: datetime, dry_run: bool 
     return {
         "entries_without_file": [entry.id for entry in report.missing_files],
         "entries_not_matching_file": [entry.id for entry in report.mismatched],
+        "stale_latest": list(report.stale_latest),
         "files_without_entry": list(report.orphan_files),
         "repaired": report.repaired,
     }

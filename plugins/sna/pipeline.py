@@ -40,9 +40,6 @@ from sna.selection import RANKING_COLUMNS, Deduplicator, Selector
 from sna.source.extract import ShopReader, empty_raw_frame
 from sna.staging import FrameWriter, Staging, read_frames
 
-META_MINIMUM_ROWS = 100
-
-
 ADHOC_NAMESPACE = "adhoc_export"
 """Ad-hoc exports (the trigger form) live under their own namespace: an ad-hoc export named like a
 configured audience can never replace that audience's entries or files. `adhoc_export` is a
@@ -109,6 +106,8 @@ class ExportReport:
     size: int | None = None
     sha256: str | None = None
     dry_run: bool = False
+    fill_rates: dict[str, float] = field(default_factory=dict)
+    """Per file column, the share of exported rows with a value."""
     delivery: dict[str, Any] | None = None
     """The delivery to the platform (`DeliveryReport.to_dict()`), when the audience has one."""
 
@@ -147,12 +146,20 @@ def check_accounting(scanned: int, exported: int, excluded: dict[str, int]) -> N
 
 
 def run_warnings(platform: str, rows: int) -> list[str]:
+    """Counts a marketer must hear about: nothing exported, or fewer members than the platform uses."""
+    profile = profile_for(platform)
     warnings = []
     if rows == 0:
         warnings.append("no customer was exported")
-    if platform == "meta" and rows < META_MINIMUM_ROWS:
-        warnings.append(f"{rows} rows: Meta advises lists of at least {META_MINIMUM_ROWS} people")
+    if rows < profile.minimum_members:
+        warnings.append(f"{rows} rows: {profile.minimum_hint}")
     return warnings
+
+
+def fill_rates(filled: dict[str, int], rows: int) -> dict[str, float]:
+    """Per file column, the share of exported rows with a value (4 decimals): how much each platform
+    can match on."""
+    return {column: round(count / rows, 4) if rows else 0.0 for column, count in filled.items()}
 
 
 class ExportPipeline:
@@ -330,6 +337,7 @@ class ExportPipeline:
             output = folder / job.file_name
             offset = 0
             with_value = job.audience.value == "total_spent"
+            filled = dict.fromkeys(profile.file_header(with_value=with_value), 0)
             members = FrameWriter(folder / "members.parquet") if job.audience.delivery is not None else None
             with output.open("wb") as stream:
                 renderer = CsvRenderer(stream, profile, hashing=job.audience.hashing, with_value=with_value)
@@ -339,6 +347,8 @@ class ExportPipeline:
                     offset += len(frame)
                     rows = frame.loc[mask].drop(columns=list(RANKING_COLUMNS))
                     renderer.write(rows)
+                    for column in rows.columns:
+                        filled[column] = filled.get(column, 0) + int((rows[column].fillna("") != "").sum())
                     if members is not None:
                         members.write(members_frame(job.audience.platform, rows, with_value=with_value))
             if renderer.rows != stats["exported"]:
@@ -349,7 +359,7 @@ class ExportPipeline:
                 members.close(members_frame(job.audience.platform, no_rows, with_value=with_value))
                 staging.put(members.path, "members.parquet")
         rendered = {"rows": renderer.rows, "size": written.size, "sha256": written.sha256,
-                    "staged": written.uri}
+                    "staged": written.uri, "filled": filled}
         staging.put_json("render.json", rendered)
         return rendered
 
@@ -370,7 +380,7 @@ class ExportPipeline:
         key = job.file_key(export_id)
         storage = self.store.storage
         published = {"file": storage.uri(key), "key": key, "size": rendered["size"],
-                     "sha256": rendered["sha256"], "export_id": export_id}
+                     "sha256": rendered["sha256"], "export_id": export_id, "filled": rendered["filled"]}
         staging.put_json("publish.json", published)  # written before the file: a crash after the copy
         # leaves a file that the run's next try reuses (or its clean-up deletes), never an unknown key
         if staging.exists("members.parquet"):
@@ -410,6 +420,7 @@ class ExportPipeline:
             excluded=stats["excluded"],
             warnings=stats["warnings"],
             dag_run_id=job.run_id,
+            fill_rates=fill_rates(published["filled"], stats["exported"]),
         )
         self.store.commit(entry, discard_on_failure=False)  # kept for a retry; `run` or the DAG drops it
         staging.clear()
@@ -444,7 +455,7 @@ class ExportPipeline:
         return ExportReport(
             audience=entry.audience, platform=entry.platform, hashing=entry.hashing, scanned=entry.scanned,
             rows=entry.rows, excluded=dict(entry.excluded), warnings=list(entry.warnings), export_id=entry.id,
-            file=entry.file_uri, size=entry.size, sha256=entry.sha256,
+            file=entry.file_uri, size=entry.size, sha256=entry.sha256, fill_rates=dict(entry.fill_rates),
         )
 
     # -- deliver: the recorded export -> the platform ---------------------------------------

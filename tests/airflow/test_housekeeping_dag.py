@@ -77,7 +77,7 @@ def test_housekeeping_expires_sweeps_reports_and_repairs_when_asked(store) -> No
     assert not store.storage.exists(expired_key) and store.storage.exists(kept_key)
     assert values["sweep_staging"]["removed"] == ["newsletter_test/2026-10-01"]
     assert store.storage.exists("_staging/newsletter_test/2026-11-28/extract.parquet")
-    assert values["reconcile"] == {"entries_without_file": [lost], "entries_not_matching_file": [],
+    assert values["reconcile"] == {"entries_without_file": [lost], "entries_not_matching_file": [], "stale_latest": [],
                                    "files_without_entry": ["stray/meta/stray_meta_2026-01-01.csv"],
                                    "repaired": False}
     assert store.storage.exists("stray/meta/stray_meta_2026-01-01.csv") and store.registry.get(lost) is not None

@@ -343,7 +343,8 @@ def test_exports_list_has_a_header_and_the_filters_and_json_is_one_object(tmp_pa
     assert listed.returncode == 0, listed.stderr
     header, *lines = listed.stdout.splitlines()
     assert header.split() == ["ID", "CREATED", "AUDIENCE", "PLATFORM", "HASHING", "REFERENCE", "ROWS/SCANNED",
-                              "FILTERS", "FILE"]
+                              "DELIVERY", "FILTERS", "FILE"]
+    assert " none " in lines[0], "an audience without delivery: none"
     assert len(lines) == 2 and lines[1].startswith(exported["export_id"])
     assert "consent=newsletter" in lines[0] and "countries=FR,BE" in lines[0]
     assert "cli_meta" in lines[0] and "cli_google" in lines[1]

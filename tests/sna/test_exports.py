@@ -232,3 +232,25 @@ def test_delete_is_refused_while_a_run_of_the_same_audience_and_date_holds_its_l
     store.delete(entry.id)
     assert registry.get(entry.id) is None and not storage.exists(entry.file_key)
     assert store.locks.current(entry.run_key) is None, "the delete released its lease"
+
+
+def test_latest_follows_the_newest_export_through_runs_deletes_and_expiry(
+    store: ExportStore, storage: Storage, registry: Registry
+) -> None:
+    older = store.commit(stored_entry(storage, 2, run_key="vip/2024-05-30", reference_date=date(2024, 5, 30)))
+    newer = store.commit(stored_entry(storage, 1, run_key="vip/2024-05-31", reference_date=date(2024, 5, 31)))
+    latest = "vip/google/latest.csv"
+
+    def content(key: str) -> bytes:
+        with storage.open_reader(key) as stream:
+            return stream.read()
+
+    assert content(latest) == content(newer.file_key)
+    store.commit(stored_entry(storage, 3, run_key="vip/2024-05-29", reference_date=date(2024, 5, 29)))
+    assert content(latest) == content(newer.file_key), "a rerun of an older date does not move latest"
+
+    store.delete(newer.id)
+    assert content(latest) == content(older.file_key), "deleting the newest points latest at the previous"
+    store.expire(now=NOW + timedelta(days=3650), retention_days={"vip": 1})
+    assert not storage.exists(latest), "no export left: no latest"
+    assert store.reconcile(grace=timedelta(0)).consistent, "latest is not an orphan"

@@ -174,3 +174,22 @@ def test_an_adhoc_export_named_like_an_audience_never_touches_that_audience(pipe
     assert entry.audience == "adhoc_export/vip_google" and entry.run_key == "adhoc_export/vip_google/2026-11-01"
     assert entry.file_key.startswith("adhoc_export/vip_google/google/vip_google_google_2026-11-01_")
     assert pipeline.store.registry.count() == 2
+
+
+@pytest.mark.parametrize("platform", ["google", "meta"])
+def test_each_export_records_the_fill_rate_of_every_column(pipeline, platform, tmp_path):
+    report = pipeline.run(ExportJob(Audience(name=f"fill_{platform}", platform=platform, require_complete=False),
+                                    REFERENCE))
+    header, rows = read_rows(content_of(pipeline.store, report.export_id, tmp_path))
+    expected = {name: round(sum(1 for row in rows if row[i]) / len(rows), 4) for i, name in enumerate(header)}
+
+    entry = pipeline.store.get(report.export_id)
+    assert entry.fill_rates == report.fill_rates == expected
+    assert 0 < expected[header[1]] < 1, "phones are not all known: a rate that says something"
+
+
+def test_small_audiences_warn_with_the_platform_minimum(pipeline):
+    tiny = Audience(name="tiny", platform="google", filters={"countries": ["LU"]}, require_complete=False)
+    report = pipeline.run(ExportJob(tiny, REFERENCE))
+    assert report.rows < 100
+    assert any("Google" in warning and "100" in warning for warning in report.warnings), report.warnings

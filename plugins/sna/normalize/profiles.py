@@ -54,6 +54,9 @@ class Profile(ABC):
     hashed_columns: ClassVar[frozenset[str]]
     required_fields: ClassVar[tuple[str, ...]]
     value_column: ClassVar[str | None] = None
+    minimum_members: ClassVar[int] = 100
+    """Below this many rows the platform will not use the list (a match hint, not a refusal)."""
+    minimum_hint: ClassVar[str]
 
     def normalize(self, raw: pd.DataFrame, reference_date: datetime.date) -> pd.DataFrame:
         """A raw customer chunk → `status_<field>` for every field, the clear value of every file
@@ -153,6 +156,8 @@ class GoogleProfile(Profile):
     header = ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
     hashed_columns = frozenset({"Email", "Phone", "First Name", "Last Name"})
     required_fields = ("email", "phone", "first_name", "last_name", "country", "zip")
+    minimum_hint = ("Google Ads serves a Customer Match list once at least 100 of its members are matched "
+                    "(1,000 for Search)")
     address_columns = ("First Name", "Last Name", "Country", "Zip")
 
     def normalize_email(self, raw: pd.Series) -> pd.Series:
@@ -199,6 +204,7 @@ class MetaProfile(Profile):
         "birthday",
     )
     value_column = "value"
+    minimum_hint = "Meta advises customer lists of at least 100 people (it matches only part of them)"
     GENDERS: ClassVar[dict[float, str]] = {0.0: "m", 1.0: "f"}  # ps_gender.type: 0 male, 1 female, 2 other
 
     def normalize_email(self, raw: pd.Series) -> pd.Series:

@@ -45,6 +45,7 @@ exports = sa.Table(
     sa.Column("delivery_removed", sa.BigInteger, nullable=True),
     sa.Column("delivery_invalid", sa.BigInteger, nullable=True),
     sa.Column("delivery_requests", sa.BigInteger, nullable=True),
+    sa.Column("fill_rates", sa.Text, nullable=True),
     sa.UniqueConstraint("run_key", name=f"uq_{EXPORTS}_run_key"),
 )
 sa.Index(f"ix_{EXPORTS}_audience_created", exports.c.audience, exports.c.created_at)
