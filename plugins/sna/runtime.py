@@ -104,7 +104,8 @@ class Runtime:
 
     @cached_property
     def storage(self) -> Storage:
-        return open_storage(self.locations.storage_url)
+        return open_storage(self.locations.storage_url, s3_encryption=self.settings.s3_encryption,
+                            s3_kms_key_id=self.settings.s3_kms_key_id)
 
     @cached_property
     def registry(self) -> Registry:

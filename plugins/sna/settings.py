@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,6 +37,10 @@ class Settings(BaseModel):
     s3_bucket: Annotated[str, Field(min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+$")] = "sna-exports"
     s3_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]*$", max_length=200)] = "audiences"
     audiences_dir: str = "config/audiences"
+    s3_encryption: Literal["AES256", "aws:kms", "none"] = "AES256"
+    """Server-side encryption of every write: SSE-S3, SSE-KMS (with `s3_kms_key_id`) or none (stores
+    without a key service)."""
+    s3_kms_key_id: str | None = None
     chunk_size: Annotated[int, Field(ge=1000, le=1_000_000)] = 50_000
     tmp_dir: str | None = None
     google_datamanager_url: str = "https://datamanager.googleapis.com"

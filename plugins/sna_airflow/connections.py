@@ -144,7 +144,8 @@ class AirflowRuntime(Runtime):
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
             client = S3Hook(aws_conn_id=STORAGE_CONN_ID).get_conn()
-        return open_storage(url, s3_client=client)
+        return open_storage(url, s3_client=client, s3_encryption=self.settings.s3_encryption,
+                            s3_kms_key_id=self.settings.s3_kms_key_id)
 
 
 def build_runtime(settings: Settings | None = None, root: Path | None = None) -> AirflowRuntime:

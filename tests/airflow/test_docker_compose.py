@@ -115,3 +115,18 @@ def test_the_demo_shop_job_writes_into_the_shop_connection(compose) -> None:
     target = interpolate(job["command"][1])
     assert target == "mysql+mysqldb://sna:sna@mysql:3306/prestashop"
     assert job["environment"]["PYTHONPATH"] == "/opt/airflow/plugins"
+
+
+def test_minio_can_encrypt_what_sna_asks_to_encrypt(compose) -> None:
+    """SNA sends SSE-S3 on every write unless told otherwise; MinIO refuses it without a key service."""
+    import base64
+
+    minio = compose["services"]["minio"]["environment"]
+    encryption = compose["x-airflow-common"]["environment"]["SNA_S3_ENCRYPTION"]
+    if "AES256" in encryption:
+        name, _, key = minio["MINIO_KMS_SECRET_KEY"].split(":-", 1)[-1].rstrip("}").partition(":")
+        assert name and len(base64.b64decode(key)) == 32
+
+
+def test_the_shop_server_is_the_one_the_tests_run_against(compose) -> None:
+    assert compose["services"]["mysql"]["image"].startswith("mariadb:10.11")

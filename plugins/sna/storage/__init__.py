@@ -11,7 +11,12 @@ from typing import Any
 from sna.errors import ConfigError
 from sna.storage.base import MAX_PRESIGNED_SECONDS, ObjectInfo, Storage, WrittenObject, validate_key
 from sna.storage.local import LocalStorage
-from sna.storage.s3 import DEFAULT_MULTIPART_CHUNKSIZE, DEFAULT_MULTIPART_THRESHOLD, S3Storage
+from sna.storage.s3 import (
+    DEFAULT_MULTIPART_CHUNKSIZE,
+    DEFAULT_MULTIPART_THRESHOLD,
+    S3Storage,
+    encryption_args,
+)
 
 __all__ = [
     "MAX_PRESIGNED_SECONDS",
@@ -31,6 +36,8 @@ def open_storage(
     s3_client: Any = None,
     multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
     multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE,
+    s3_encryption: str = "AES256",
+    s3_kms_key_id: str | None = None,
 ) -> Storage:
     """The storage a URL names.
 
@@ -48,5 +55,6 @@ def open_storage(
             client=s3_client,
             multipart_threshold=multipart_threshold,
             multipart_chunksize=multipart_chunksize,
+            encryption=encryption_args(s3_encryption, s3_kms_key_id),
         )
     raise ConfigError(f"invalid storage URL {url!r}: expected file:///abs/dir or s3://bucket/prefix")

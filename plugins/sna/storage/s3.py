@@ -37,7 +37,22 @@ from sna.storage.local import write_local_atomically
 
 DEFAULT_MULTIPART_THRESHOLD = 8 * 1024 * 1024
 DEFAULT_MULTIPART_CHUNKSIZE = 8 * 1024 * 1024
-ENCRYPTION = {"ServerSideEncryption": "AES256"}
+ENCRYPTION_MODES = ("AES256", "aws:kms", "none")
+
+
+def encryption_args(mode: str = "AES256", kms_key_id: str | None = None) -> dict[str, str]:
+    """The write arguments of an encryption mode: SSE-S3 (`AES256`, the default), SSE-KMS
+    (`aws:kms` with a key id) or `none` for stores without a key service (a MinIO without KMS refuses
+    every write that asks for encryption)."""
+    if mode not in ENCRYPTION_MODES:
+        raise ConfigError(f"s3_encryption {mode!r}: expected one of {', '.join(ENCRYPTION_MODES)}")
+    if mode == "none":
+        return {}
+    if mode == "aws:kms":
+        if not kms_key_id:
+            raise ConfigError("s3_encryption aws:kms needs s3_kms_key_id (SNA_S3_KMS_KEY_ID): the key to use")
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+    return {"ServerSideEncryption": "AES256"}
 
 _BUCKET_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
 
@@ -83,8 +98,10 @@ class S3Storage(Storage):
         *,
         multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
         multipart_chunksize: int = DEFAULT_MULTIPART_CHUNKSIZE,
+        encryption: dict[str, str] | None = None,
     ) -> None:
         self.bucket = bucket
+        self.encryption = dict(encryption if encryption is not None else encryption_args())
         self.prefix = prefix
         self.client = client
         self.url = f"s3://{bucket}/{prefix.rstrip('/')}" if prefix else f"s3://{bucket}"
@@ -95,7 +112,7 @@ class S3Storage(Storage):
         )
 
     @classmethod
-    def from_url(cls, url: str, *, client: Any = None, **options: int) -> S3Storage:
+    def from_url(cls, url: str, *, client: Any = None, **options: Any) -> S3Storage:
         bucket, prefix = parse_s3_url(url)
         return cls(bucket, prefix, client if client is not None else default_client(), **options)
 
@@ -139,7 +156,7 @@ class S3Storage(Storage):
             spool.seek(0)
             with self._errors("upload", key):
                 self.client.upload_fileobj(
-                    spool, self.bucket, full_key, ExtraArgs=dict(ENCRYPTION), Config=self.transfer_config
+                    spool, self.bucket, full_key, ExtraArgs=dict(self.encryption), Config=self.transfer_config
                 )
         writer.close()
         writer.result = WrittenObject(key=key, uri=self.uri(key), size=writer.size, sha256=writer.sha256)
@@ -156,7 +173,7 @@ class S3Storage(Storage):
             handle.seek(0)
             with self._errors("upload", key):
                 self.client.upload_fileobj(
-                    handle, self.bucket, full_key, ExtraArgs=dict(ENCRYPTION), Config=self.transfer_config
+                    handle, self.bucket, full_key, ExtraArgs=dict(self.encryption), Config=self.transfer_config
                 )
         return WrittenObject(key=key, uri=self.uri(key), size=size, sha256=digest.hexdigest())
 
@@ -165,7 +182,7 @@ class S3Storage(Storage):
         dest = self._full_key(dest_key)
         with self._errors("copy to", dest_key):
             self.client.copy(
-                source, self.bucket, dest, ExtraArgs=dict(ENCRYPTION), Config=self.transfer_config
+                source, self.bucket, dest, ExtraArgs=dict(self.encryption), Config=self.transfer_config
             )
 
     def download_file(self, key: str, local_path: Path) -> None:

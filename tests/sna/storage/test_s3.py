@@ -229,3 +229,29 @@ def test_a_dry_run_counts_abandoned_uploads_and_aborts_none(s3_server, s3_bucket
     assert len(boto3_s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])) == 1
     assert storage.abort_incomplete_uploads() == 1
     assert boto3_s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+
+
+@pytest.mark.parametrize(("encryption", "expected"), [("AES256", "AES256"), ("none", None)])
+def test_the_encryption_is_a_setting_of_the_storage(encryption, expected, s3_storage_url, s3_bucket,
+                                                   boto3_s3_client, tmp_path: Path) -> None:
+    """AES256 (SSE-S3) by default; `none` for stores that cannot encrypt (they refuse every write
+    that asks); `aws:kms` needs a key id."""
+    storage = open_storage(s3_storage_url, s3_encryption=encryption)
+    with storage.open_writer("a/written.csv") as writer:
+        writer.write(b"email\n")
+    local = tmp_path / "up.csv"
+    local.write_bytes(b"email\n")
+    storage.upload_file(local, "a/uploaded.csv")
+    storage.copy("a/uploaded.csv", "a/copied.csv")
+    for key in ("a/written.csv", "a/uploaded.csv", "a/copied.csv"):
+        head = boto3_s3_client.head_object(Bucket=s3_bucket, Key=f"exports/{key}")
+        assert head.get("ServerSideEncryption") == expected, key
+
+
+def test_kms_encryption_needs_a_key_and_unknown_modes_are_refused(s3_storage_url) -> None:
+    with pytest.raises(ConfigError, match="s3_kms_key_id"):
+        open_storage(s3_storage_url, s3_encryption="aws:kms")
+    with pytest.raises(ConfigError, match="s3_encryption"):
+        open_storage(s3_storage_url, s3_encryption="rot13")
+    kms = open_storage(s3_storage_url, s3_encryption="aws:kms", s3_kms_key_id="alias/sna")
+    assert kms.encryption == {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/sna"}
