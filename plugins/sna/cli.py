@@ -26,6 +26,7 @@ from sna.errors import AudienceFileError, ConfigError, NotFoundError, SnaError
 from sna.exports import ExportStore
 from sna.pipeline import ExportJob, ExportReport
 from sna.registry import MAX_PAGE
+from sna.registry.access import Actor
 from sna.runtime import Runtime
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -134,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("dest", metavar="DEST",
                           help="a file (its folder must exist), an existing folder, or - for standard output")
     download.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
+    log = actions.add_parser("log", help="the access log: downloads, deletes, deliveries (who, what, when)",
+                             parents=[locations])
+    log.add_argument("--audience")
+    log.add_argument("--limit", type=_bounded(1, MAX_PAGE), default=50, help=f"at most this many (1-{MAX_PAGE})")
+    log.add_argument("--json", action="store_true", help='print only {"events": [...], "count": N}')
     delete = actions.add_parser("delete", help="delete an export's file, then its entry", parents=[locations])
     delete.add_argument("export_id", metavar="ID")
     delete.add_argument("--yes", action="store_true", help="do not ask (needed when not at a terminal)")
@@ -324,6 +330,8 @@ def _cmd_exports(args: argparse.Namespace, runtime: Runtime) -> int:
     store = _existing_store(runtime)
     if args.action == "list":
         return _list_exports(args, store)
+    if args.action == "log":
+        return _access_log(args, store)
     if store is None:
         raise NotFoundError(f"export {args.export_id} does not exist")
     if args.action == "download":
@@ -339,6 +347,21 @@ def _list_exports(args: argparse.Namespace, store: ExportStore | None) -> int:
         _print_table(_LIST_HEADER, [_entry_cells(entry) for entry in entries])
     else:
         print("no exports")
+    return EXIT_OK
+
+
+def _access_log(args: argparse.Namespace, store: ExportStore | None) -> int:
+    audiences = [args.audience] if args.audience else None
+    events = store.access.list(audiences=audiences, limit=args.limit) if store else []
+    if args.json:
+        print(json.dumps({"events": [{**event.__dict__, "at": event.at.isoformat()} for event in events],
+                          "count": len(events)}))
+    elif events:
+        _print_table(("AT", "ACTION", "EXPORT", "AUDIENCE", "BY", "VIA", "DETAIL"),
+                     [(f"{e.at:%Y-%m-%d %H:%M:%S}", e.action, e.export_id or "-", e.audience, e.actor, e.via,
+                       e.detail or "-") for e in events])
+    else:
+        print("no access recorded")
     return EXIT_OK
 
 
@@ -514,6 +537,7 @@ def _main(argv: Sequence[str] | None) -> int:
             progress=progress,
             create=args.command in _CREATING_COMMANDS,
         )
+        runtime.actor = Actor.command_line()
         return _COMMANDS[args.command](args, runtime)
     except SnaError as error:
         print(f"sna: error: {error}", file=sys.stderr)

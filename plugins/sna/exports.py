@@ -22,6 +22,7 @@ from typing import BinaryIO
 from sna.errors import NotFoundError, SnaError
 from sna.locks import Holder, RunInProgressError, RunLocks
 from sna.registry import ExportEntry, Registry
+from sna.registry.access import ENGINE, AccessLog, Actor
 from sna.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,20 @@ class ReconcileReport:
 class ExportStore:
     """The one way the engine, the command line and the UI touch export files and entries."""
 
-    def __init__(self, storage: Storage, registry: Registry) -> None:
+    def __init__(self, storage: Storage, registry: Registry, actor: Actor = ENGINE) -> None:
         self.storage = storage
         self.registry = registry
         self.locks = RunLocks(registry.engine)
+        self.access = AccessLog(registry.engine)
+        self.actor = actor
+        """Who acts through this store: recorded in the access log with every download, delete, delivery."""
+
+    def as_actor(self, actor: Actor) -> ExportStore:
+        """The same store, acting for `actor` (a UI request's user)."""
+        return ExportStore(self.storage, self.registry, actor)
+
+    def log_access(self, action: str, entry: ExportEntry, detail: str = "") -> None:
+        self.access.record(action, audience=entry.audience, export_id=entry.id, actor=self.actor, detail=detail)
 
     def list(self, **filters) -> list[ExportEntry]:
         return self.registry.list(**filters)
@@ -100,12 +111,15 @@ class ExportStore:
         dest = Path(dest)
         target = dest / self.file_name(entry) if dest.is_dir() else dest
         self.storage.download_file(entry.file_key, target)
+        self.log_access("download", entry)
         return target
 
     def open(self, export_id: str) -> tuple[str, AbstractContextManager[BinaryIO]]:
         """(file name, stream) for serving the file without a local copy."""
         entry = self.get(export_id)
-        return self.file_name(entry), self.storage.open_reader(entry.file_key)
+        reader = self.storage.open_reader(entry.file_key)
+        self.log_access("download", entry)
+        return self.file_name(entry), reader
 
     def delete(self, export_id: str) -> ExportEntry:
         """Delete the file, then the entry: a failure in between leaves an entry without file, which
@@ -120,6 +134,7 @@ class ExportStore:
                 self.storage.delete(member_set_key(entry.audience, entry.id))
                 self.registry.delete(entry.id)
                 self.refresh_latest(entry.audience, entry.platform)
+                self.log_access("delete", entry)
         except RunInProgressError:
             raise RunInProgressError(
                 f"export {entry.id} cannot be deleted now: a run of {entry.run_key} is in progress; "
@@ -284,6 +299,8 @@ class ExportStore:
                         log.info("export %s kept for now: %s is running", entry.id, entry.run_key)
                 if dry_run:
                     offset += len(batch)
+            if not dry_run:
+                self.access.expire(audience, cutoff)  # the log is kept as long as the exports it is about
         return expired
 
 

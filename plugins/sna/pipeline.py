@@ -505,6 +505,7 @@ class ExportPipeline:
                 status=report.status, mode=report.mode, destination=report.destination,
                 delivered_at=report.delivered_at, added=report.added, removed=report.removed,
                 invalid=report.invalid, requests=report.requests))
+            self.store.log_access("deliver", entry, f"{destination} +{report.added}/-{report.removed}")
         return report
 
     def preview_delivery(self, job: ExportJob) -> DeliveryReport:

@@ -20,6 +20,7 @@ from sna.errors import ConfigError, SourceError
 from sna.exports import ExportStore
 from sna.pipeline import ExportPipeline, NoProgress, Progress
 from sna.registry import Registry
+from sna.registry.access import ENGINE, Actor
 from sna.settings import Locations, Settings, load_settings, project_root, resolve_locations
 from sna.storage import Storage, open_storage
 from sna.storage.local import parse_file_url
@@ -116,8 +117,11 @@ class Runtime:
         (only a runtime with `create=False` can see that: the others create the table)."""
         return self.registry.has_tables()
 
+    actor: Actor = ENGINE
+    """Who acts through this runtime's store (the access log): the CLI's user, a DAG run."""
+
     def store(self) -> ExportStore:
-        return ExportStore(self.storage, self.registry)
+        return ExportStore(self.storage, self.registry, self.actor)
 
     def credentials(self) -> Credentials:
         """Platform secrets for delivery: the environment here; the Airflow layer reads its connections."""

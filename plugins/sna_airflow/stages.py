@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from sna.errors import PermanentError
 from sna.locks import Holder, RunInProgressError
+from sna.registry.access import Actor
 from sna_airflow.connections import airflow_runtime
 from sna_airflow.context import AudienceOf, export_job, is_dry_run
 
@@ -57,6 +58,7 @@ def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False
     """The run's job and a pipeline on Airflow's connections, under the run's lease, for one task."""
     job = export_job(audience_of, context, namespace)
     with airflow_runtime() as runtime:
+        runtime.actor = Actor(f"{context['dag_run'].dag_id}/{context['run_id']}", "dag")
         pipeline = runtime.pipeline()
         with run_lease(pipeline, job, context, last=last):
             yield pipeline, job

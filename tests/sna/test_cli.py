@@ -448,3 +448,20 @@ def test_demo_shop_says_replace_and_why_customers_are_fewer(locations):
 def test_a_bad_setting_is_a_one_line_error(locations):
     result = sna("exports", "list", env={**locations, "SNA_CHUNK_SIZE": "5"})
     assert_one_line_error(result, "SNA_CHUNK_SIZE")
+
+
+def test_downloads_deletes_and_deliveries_are_in_the_access_log(tmp_path, locations, exported):
+    import getpass
+
+    export_id = exported["export_id"]
+    assert sna("exports", "download", export_id, str(tmp_path / "copy.csv"), env=locations).returncode == 0
+    assert sna("exports", "download", export_id, "-", env=locations).returncode == 0
+    assert sna("exports", "delete", export_id, "--yes", env=locations).returncode == 0
+
+    log = json.loads(sna("exports", "log", "--json", env=locations).stdout)
+    assert [(e["action"], e["export_id"], e["via"]) for e in log["events"]] == [
+        ("delete", export_id, "cli"), ("download", export_id, "cli"), ("download", export_id, "cli")]
+    assert {e["actor"] for e in log["events"]} == {getpass.getuser()}
+    assert all("@" not in json.dumps(e) for e in log["events"]), "ids and names of people only"
+    table = sna("exports", "log", env=locations).stdout.splitlines()
+    assert table[0].split()[:3] == ["AT", "ACTION", "EXPORT"] and len(table) == 4

@@ -254,3 +254,20 @@ def test_latest_follows_the_newest_export_through_runs_deletes_and_expiry(
     store.expire(now=NOW + timedelta(days=3650), retention_days={"vip": 1})
     assert not storage.exists(latest), "no export left: no latest"
     assert store.reconcile(grace=timedelta(0)).consistent, "latest is not an orphan"
+
+
+def test_the_access_log_is_kept_as_long_as_the_exports(store: ExportStore, storage: Storage, tmp_path: Path) -> None:
+    from sna.registry.access import Actor
+
+    entry = store.commit(stored_entry(storage, 40))
+    person = store.as_actor(Actor("jane.marketer", "ui"))
+    person.download(entry.id, tmp_path / "copy.csv")
+    assert [(e.action, e.actor, e.via) for e in store.access.list()] == [("download", "jane.marketer", "ui")]
+    now = store.access.list()[0].at
+    store.access.record("download", audience="vip", export_id="old-one", actor=Actor("joe", "cli"),
+                        now=now - timedelta(days=31))
+
+    store.expire(now=now, retention_days={"vip": 30})
+    events = store.access.list()
+    assert [(e.action, e.export_id) for e in events] == [("delete", entry.id), ("download", entry.id)], \
+        "a row older than the audience's retention is gone, the recent ones stay"

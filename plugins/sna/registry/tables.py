@@ -12,6 +12,7 @@ from sna.registry.database import timestamp_type
 
 EXPORTS = "sna_exports"
 LEASES = "sna_exports_leases"
+ACCESS_LOG = "sna_access_log"
 VERSION_TABLE = "sna_registry_version"
 """Not `alembic_version`: the registry may share a database with Airflow's own migrations."""
 
@@ -63,3 +64,17 @@ leases = sa.Table(
     sa.Column("acquired_at", timestamp_type(), nullable=False),
     sa.Column("expires_at", timestamp_type(), nullable=False),
 )
+
+access_log = sa.Table(
+    ACCESS_LOG,
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", timestamp_type(), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("export_id", sa.String(64), nullable=True),
+    sa.Column("audience", sa.String(128), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("via", sa.String(16), nullable=False),
+    sa.Column("detail", sa.String(255), nullable=False),
+)
+sa.Index(f"ix_{ACCESS_LOG}_audience_at", access_log.c.audience, access_log.c.at)

@@ -156,6 +156,9 @@ def test_three_runs_keep_the_platform_equal_to_the_export_sending_only_the_diffe
     assert (rerun.delivery["added"], rerun.delivery["removed"], rerun.delivery["requests"]) == (0, 0, 0)
     assert len(fake.requests) == before, "a rerun of a delivered run sends nothing"
     assert platform_members() == expected(second_csv)
+    delivered = [e for e in pipeline.store.access.list() if e.action == "deliver"]
+    assert [e.export_id for e in delivered] == [rerun.export_id, second.export_id, first.export_id]
+    assert delivered[1].detail.endswith("+1/-3"), "the access log keeps counts, never a customer"
 
 
 def test_a_failed_delivery_keeps_the_export_marks_it_failed_and_the_next_run_converges(
