@@ -24,10 +24,13 @@ pytestmark = pytest.mark.slow
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 
 
-def objects(client, bucket: str) -> dict[str, bytes]:
+def objects(client, bucket: str, *, latest: bool = False) -> dict[str, bytes]:
+    """Every object of the bucket; the `<audience>/<platform>/latest.csv` copies only with `latest`."""
     found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for item in page.get("Contents", []):
+            if item["Key"].endswith("/latest.csv") and not latest:
+                continue
             found[item["Key"]] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
     return found
 
@@ -57,6 +60,7 @@ def test_google_audience_run_publishes_records_cleans_and_announces(google_audie
     stored = objects(boto3_s3_client, bucket)
     key = f"exports/vip_test/google/vip_test_google_2026-11-02_{values['record']['export_id']}.csv"
     assert list(stored) == [key], "one file, no staging left"
+    assert objects(boto3_s3_client, bucket, latest=True)["exports/vip_test/google/latest.csv"] == stored[key]
     rows = rows_of(stored[key])
     assert rows[0] == ["Email", "Phone", "First Name", "Last Name", "Country", "Zip"]
     entry = registry(url).find_by_run_key("vip_test/2026-11-02")

@@ -25,12 +25,14 @@ def assert_consistent(store: ExportStore, locks: RunLocks | None = None, run_key
     left, no multipart upload pending, no lease held. Returns the figures (all zero)."""
     report = store.reconcile(grace=timedelta(0), verify_checksums=True)
     entries = list(store.registry.iter_all())
-    files = [info.key for info in store.storage.list() if not info.key.startswith("_staging/")]
+    files = [info.key for info in store.storage.list()
+             if not info.key.startswith(("_staging/", "_delivery/")) and not info.key.endswith("/latest.csv")]
     staging = [info.key for info in store.storage.list("_staging/")]
     figures = {
         "orphans": len(report.orphan_files),
         "entries_without_file": len(report.missing_files),
         "entries_not_matching_file": len(report.mismatched),
+        "stale_latest": len(report.stale_latest),
         "duplicates": (len(entries) - len({e.run_key for e in entries})) + (len(files) - len(set(files)))
         + max(0, len(files) - len(entries)),
         "staging_left": len(staging),

@@ -76,7 +76,8 @@ def test_every_write_of_a_full_run_asks_for_encryption_and_every_object_has_it(
         runtime.close()
     final = _encryption_of_every_object(s3_server.client(), s3_bucket)
 
-    assert report.rows > 0 and list(final) == [f"exports/{job.file_key(report.export_id)}"]
+    assert report.rows > 0 and sorted(final) == sorted([f"exports/{job.file_key(report.export_id)}",
+                                                        f"exports/{job.audience_id}/{job.audience.platform}/latest.csv"])
     staged = [key for key in seen if "/_staging/" in key]
     assert len(staged) >= 6, "extract, validate and render staged their files"
     assert seen and set(seen.values()) == {"AES256"}, seen
