@@ -63,6 +63,13 @@ delivery:
     user_list_id: "4455667788"
     consent: {ad_user_data: granted, ad_personalization: granted}
 """
+DELIVER_META_NEW = """
+name: pii_deliver_meta_new
+platform: meta
+require_complete: false
+delivery:
+  meta: {custom_audience_id: "23850000000000002"}
+"""
 DELIVER_META = """
 name: pii_deliver_meta
 platform: meta
@@ -420,8 +427,8 @@ def run_cli(runs: ObservedRuns, s3_server: Any) -> None:
     _cli("run meta delivery --json", runs, ["run", deliver_meta, *day, "--json"], delivering)
     _cli("run google delivery --dry-run --json", runs,
          ["run", str(a / "pii_deliver_google.yaml"), *day, "--dry-run", "--json"], delivering)
-    runs.meta_fake.fail_next(190, type="OAuthException")
-    _cli("error: expired meta token", runs, ["run", deliver_meta, "--reference-date", "2026-11-14"], delivering)
+    runs.meta_fake.fail_next(190, type="OAuthException")  # a first delivery to a new audience: it sends
+    _cli("error: expired meta token", runs, ["run", str(a / "pii_deliver_meta_new.yaml"), *day], delivering)
 
 
 def run_engine_while_s3_dies(runs: ObservedRuns, s3_server: Any) -> None:
@@ -465,7 +472,7 @@ def observe(s3_server: Any, boto3_client: Any, folder: Path, capture_manager: An
     boto3_client.create_bucket(Bucket=bucket)
     audiences = folder / "audiences"
     audiences.mkdir()
-    for text in (GOOGLE, META, META_SHA, DELIVER_GOOGLE, DELIVER_META):
+    for text in (GOOGLE, META, META_SHA, DELIVER_GOOGLE, DELIVER_META, DELIVER_META_NEW):
         name = text.split("name:", 1)[1].split()[0]
         (audiences / f"{name}.yaml").write_text(text.lstrip(), encoding="utf-8")
     (folder / "unknown_group.yaml").write_text(UNKNOWN_GROUP.lstrip(), encoding="utf-8")
@@ -473,7 +480,8 @@ def observe(s3_server: Any, boto3_client: Any, folder: Path, capture_manager: An
     from tests.fakes.meta_graph import MetaGraphFake
 
     meta_token = f"MetaTok-{secrets.token_hex(12)}"
-    google_fake, meta_fake = GoogleDataManagerFake().start(), MetaGraphFake(token=meta_token).start()
+    google_fake, meta_fake = GoogleDataManagerFake().start(), MetaGraphFake(
+        token=meta_token, audience_ids=("23850000000000001", "23850000000000002")).start()
     try:
         with postgres_database() as registry_db:
             registry_url = f"postgresql+psycopg2://postgres:{registry_password}@127.0.0.1:5432/{registry_db}"

@@ -99,9 +99,10 @@ def test_objects_are_encrypted_and_reruns_replace(pipeline, s3_storage_url):
     entries = pipeline.store.list(audience="vip")
     assert [e.id for e in entries] == [second.export_id]
     keys = s3_objects(s3_storage_url)
-    assert keys == [f"exports/vip/google/vip_google_2026-11-01_{second.export_id}.csv"], "the replaced file is gone"
+    assert keys == ["exports/vip/google/latest.csv",
+                    f"exports/vip/google/vip_google_2026-11-01_{second.export_id}.csv"], "the replaced file is gone"
     bucket = s3_storage_url.removeprefix("s3://").split("/")[0]
-    head = boto3.client("s3").head_object(Bucket=bucket, Key=keys[0])
+    head = boto3.client("s3").head_object(Bucket=bucket, Key=keys[1])
     assert head["ServerSideEncryption"] == "AES256"
     assert first.excluded["filtered_group"] > 0
 

@@ -41,6 +41,13 @@ def _scripts() -> ScriptDirectory:
     return ScriptDirectory(str(MIGRATIONS))
 
 
+def _known(revision: str) -> bool:
+    try:
+        return _scripts().get_revision(revision) is not None
+    except Exception:  # noqa: BLE001 - Alembic raises several kinds for an unknown revision
+        return False
+
+
 def head_revision() -> str:
     head = _scripts().get_current_head()
     assert head is not None, "the registry has no migration"
@@ -61,8 +68,12 @@ def ensure_schema(engine: Engine) -> None:
         for attempt in range(SQLITE_ATTEMPTS):
             try:
                 with engine.connect() as connection:
-                    if current_revision(connection) == head_revision():
-                        return
+                    current = current_revision(connection)
+                if current == head_revision():
+                    return
+                if current is not None and not _known(current):
+                    raise RegistryError(f"registry {shown_url(engine)} is at version {current}, newer than "
+                                        f"this SNA (which knows up to {head_revision()}): upgrade SNA")
                 with _schema_lock(engine) as connection:
                     _upgrade(connection)
                 return

@@ -70,3 +70,14 @@ def test_a_legacy_registry_is_upgraded_with_every_entry_intact(legacy_url: str) 
     finally:
         registry.dispose()
         engine.dispose()
+
+
+def test_a_registry_newer_than_this_sna_is_a_clear_error(tmp_path: Path) -> None:
+    from sna.errors import RegistryError
+
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.ensure_schema()
+    with registry.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE sna_registry_version SET version_num = '9999'")
+    with pytest.raises(RegistryError, match="is at version 9999, newer than this SNA"):
+        Registry(f"sqlite:///{tmp_path / 'registry.db'}").ensure_schema()
