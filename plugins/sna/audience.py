@@ -37,9 +37,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+CONNECTION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
 class SourceSpec(_Strict):
     """Where in the shop database the customers are read."""
 
+    connection: Annotated[str, Field(pattern=CONNECTION_PATTERN)] | None = None
+    """The shop's Airflow connection id (default `sna_prestashop`); on the command line the URL in
+    `SNA_SOURCE_URL_<CONNECTION>` (upper case). One deployment serves many shops."""
     table_prefix: Annotated[str, Field(pattern=TABLE_PREFIX_PATTERN)] = "ps_"
     shop_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=1000)] | None = None
     id_lang: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None

@@ -116,6 +116,8 @@ class ExportReport:
 
 
 ClientFactory = Callable[[Audience], PlatformClient]
+SourceEngines = Callable[[str | None], Engine]
+"""The shop database of a `source.connection` name (None: the default shop)."""
 
 
 class Progress(Protocol):
@@ -168,7 +170,7 @@ class ExportPipeline:
 
     def __init__(
         self,
-        source: Engine,
+        source: Engine | SourceEngines,
         store: ExportStore | None,
         *,
         project_root: Path,
@@ -199,7 +201,11 @@ class ExportPipeline:
         return Staging(self.store.storage, job.run_key, self.tmp_dir)
 
     def _reader(self, job: ExportJob) -> ShopReader:
-        return ShopReader(self.source, job.audience.source)
+        return ShopReader(self.source_for(job.audience), job.audience.source)
+
+    def source_for(self, audience: Audience) -> Engine:
+        """The shop database of an audience: the one engine, or the one its `source.connection` names."""
+        return self.source if isinstance(self.source, Engine) else self.source(audience.source.connection)
 
     def _suppression(self, audience: Audience, profile: Profile) -> SuppressionList:
         if audience.suppression_list is None:

@@ -7,6 +7,7 @@ touches the shop database.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -89,6 +90,9 @@ class Runtime:
         self.root = root
         self.progress = progress or NoProgress()
         self.create = create
+        self.explicit_source = False
+        """True when `--source-url` was given: it then serves every audience, whatever its connection."""
+        self._named_sources: dict[str, Engine] = {}
 
     @classmethod
     def from_flags(cls, source_url: str | None = None, storage_url: str | None = None,
@@ -97,11 +101,30 @@ class Runtime:
         root = project_root()
         settings = load_settings(root)
         locations = resolve_locations(source_url, storage_url, registry_url, settings=settings, root=root)
-        return cls(locations, settings, root, progress, create=create)
+        runtime = cls(locations, settings, root, progress, create=create)
+        runtime.explicit_source = source_url is not None
+        return runtime
 
     @cached_property
     def source_engine(self) -> Engine:
         return create_source_engine(self.locations.source_url)
+
+    def source_url_of(self, connection: str) -> str:
+        """The URL of a named shop (`source.connection`): `SNA_SOURCE_URL_<CONNECTION>`."""
+        variable = f"SNA_SOURCE_URL_{connection.upper()}"
+        url = os.environ.get(variable)
+        if not url:
+            raise ConfigError(f"source.connection {connection}: set {variable} to the shop's SQLAlchemy URL "
+                              "(or give --source-url)")
+        return url
+
+    def source_for(self, connection: str | None) -> Engine:
+        """The shop database of an audience's `source.connection` (None: the default shop)."""
+        if connection is None or self.explicit_source:
+            return self.source_engine
+        if connection not in self._named_sources:
+            self._named_sources[connection] = create_source_engine(self.source_url_of(connection))
+        return self._named_sources[connection]
 
     @cached_property
     def storage(self) -> Storage:
@@ -133,16 +156,16 @@ class Runtime:
     def pipeline(self, *, preview_only: bool = False) -> ExportPipeline:
         """The export pipeline; `preview_only` opens no store (a preview reads the shop and nothing else)."""
         return ExportPipeline(
-            self.source_engine, None if preview_only else self.store(), project_root=self.root,
+            self.source_for, None if preview_only else self.store(), project_root=self.root,
             chunk_size=self.settings.chunk_size,
             tmp_dir=self.settings.tmp_dir, progress=self.progress, clients=self.open_client,
         )
 
     def close(self) -> None:
         """Closes the database pools that were opened (nothing else was)."""
-        engine = self.__dict__.get("source_engine")
-        if engine is not None:
-            engine.dispose()
+        for engine in [self.__dict__.get("source_engine"), *self._named_sources.values()]:
+            if engine is not None:
+                engine.dispose()
         registry = self.__dict__.get("registry")
         if registry is not None:
             registry.dispose()

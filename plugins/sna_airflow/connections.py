@@ -136,6 +136,13 @@ class AirflowRuntime(Runtime):
     def credentials(self) -> Credentials:
         return platform_credentials()
 
+    def source_url_of(self, connection: str) -> str:
+        """A named shop is the Airflow connection of that id (`source.connection` of the audience)."""
+        conn = optional_connection(connection)
+        if conn is None:
+            raise ConfigError(f"source.connection {connection}: no Airflow connection {connection} is defined")
+        return sqlalchemy_url(conn).render_as_string(hide_password=False)
+
     @cached_property
     def storage(self) -> Storage:
         url = self.locations.storage_url

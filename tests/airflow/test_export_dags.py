@@ -175,3 +175,32 @@ def test_a_configuration_error_fails_the_task_at_once_without_retry(airflow_db, 
     assert datetime.now(UTC) - started < timedelta(minutes=1), "no retry delay was waited for"
     assert registry(production_connections["registry_url"]).count() == 0
     assert all(key.startswith("exports/_staging/") for key in objects(boto3_s3_client, production_connections["bucket"]))
+
+
+def test_audiences_of_two_shops_in_one_deployment(airflow_db, production_connections, demo_shop_sqlite,
+                                                  monkeypatch) -> None:
+    """`source.connection` names the Airflow connection of an audience's shop (default sna_prestashop)."""
+    from sqlalchemy.engine import make_url
+
+    from tests.airflow.conftest import json_connection
+
+    monkeypatch.setenv("AIRFLOW_CONN_SHOP_TWO", json_connection(
+        conn_type="sqlite", host=make_url(demo_shop_sqlite).database))
+    write_audience(production_connections["audiences"], "name: first_shop\nplatform: google\n")
+    write_audience(production_connections["audiences"],
+                   "name: second_shop\nplatform: google\nsource: {connection: shop_two}\n")
+
+    first, first_values = run_dag("sna_first_shop", DAY)
+    second, second_values = run_dag("sna_second_shop", DAY)
+
+    assert (first.state, second.state) == ("success", "success"), (task_states(first), task_states(second))
+    entries = registry(production_connections["registry_url"])
+    one, two = entries.find_by_run_key("first_shop/2026-11-02"), entries.find_by_run_key("second_shop/2026-11-02")
+    assert one.file_key.startswith("first_shop/") and two.file_key.startswith("second_shop/")
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(demo_shop_sqlite)
+    with engine.connect() as connection:
+        sqlite_customers = connection.execute(sa.text("SELECT COUNT(*) FROM ps_customer")).scalar()
+    engine.dispose()
+    assert two.scanned == sqlite_customers and second_values["extract"]["scanned"] == sqlite_customers

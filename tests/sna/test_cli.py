@@ -465,3 +465,24 @@ def test_downloads_deletes_and_deliveries_are_in_the_access_log(tmp_path, locati
     assert all("@" not in json.dumps(e) for e in log["events"]), "ids and names of people only"
     table = sna("exports", "log", env=locations).stdout.splitlines()
     assert table[0].split()[:3] == ["AT", "ACTION", "EXPORT"] and len(table) == 4
+
+
+def test_audiences_of_several_shops_read_each_its_own_shop(tmp_path, locations):
+    """`source.connection` names the shop: `SNA_SOURCE_URL_<NAME>` on the command line."""
+    shops = {}
+    for name, customers in (("shop_a", 120), ("shop_b", 260)):
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
+        assert sna("demo-shop", url, "--customers", str(customers), "--seed", "3", env=locations).returncode == 0
+        shops[name] = url
+    env = {**locations, "SNA_SOURCE_URL_SHOP_A": shops["shop_a"], "SNA_SOURCE_URL_SHOP_B": shops["shop_b"]}
+    scanned = {}
+    for name in shops:
+        audience = audience_file(tmp_path, f"name: aud_{name}\nplatform: google\nsource: {{connection: {name}}}\n",
+                                 f"{name}.yaml")
+        result = sna("run", audience, "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        scanned[name] = json.loads(result.stdout.strip().splitlines()[-1])["scanned"]
+    assert scanned["shop_a"] < scanned["shop_b"] <= 260 and scanned["shop_a"] <= 120
+
+    missing = audience_file(tmp_path, "name: aud_c\nplatform: google\nsource: {connection: shop_c}\n", "c.yaml")
+    assert_one_line_error(sna("run", missing, env=env), "source.connection shop_c", "SNA_SOURCE_URL_SHOP_C")
