@@ -79,7 +79,7 @@ def test_null_schedule_means_manual_only(tmp_path):
         ("name: a\nplatform: google\nschedule: '@sometimes'\n", "schedule", "cron"),
         ("name: a\nplatform: google\nsource: {table_prefix: 'ps_; DROP TABLE x'}\n", "source.table_prefix", "pattern"),
         ("name: a\nplatform: google\nsource: {shop_ids: [0]}\n", "source.shop_ids[0]", "greater than or equal to 1"),
-        ("name: a\nplatform: google\nsource: {shops: [1]}\n", "source.shops", "allowed: table_prefix, shop_ids, id_lang"),
+        ("name: a\nplatform: google\nsource: {shops: [1]}\n", "source.shops", "allowed: connection, table_prefix, shop_ids, id_lang"),
         ("name: a\nplatform: google\nfilters: {consent: maybe}\n", "filters.consent", "'newsletter'"),
         ("name: a\nplatform: google\nfilters: {countries: [FRA]}\n", "filters.countries", "alpha-2"),
         ("name: a\nplatform: google\nfilters: {exclude_email_domains: ['a b']}\n", "filters.exclude_email_domains",
