@@ -446,7 +446,7 @@ def _cmd_housekeeping(args: argparse.Namespace, runtime: Runtime) -> int:
 
 
 def _cmd_demo_shop(args: argparse.Namespace, runtime: Runtime) -> int:
-    from sna.demo_shop import write_demo_shop
+    from sna_demo import write_demo_shop  # the demo package, only for this command
 
     if args.customers < 1:
         raise ConfigError("--customers: must be at least 1")
