@@ -29,7 +29,7 @@ from sna.delivery.base import PlatformClient
 from sna.delivery.clients import destination_id
 from sna.delivery.members import members_frame
 from sna.delivery.sync import DeliveryReport, MemberSets, deliver_members, export_members
-from sna.errors import ConfigError, DataContractError, NotFoundError, SnaError, StorageError
+from sna.errors import DataContractError, NotFoundError, SnaError, StorageError
 from sna.exports import ExportStore, member_set_key
 from sna.filters import FilterPlan, SuppressionList
 from sna.locks import Holder, RunLocks
@@ -37,7 +37,7 @@ from sna.normalize import Profile, profile_for
 from sna.registry import Delivery, ExportEntry, new_export_id
 from sna.render import CsvRenderer
 from sna.selection import RANKING_COLUMNS, Deduplicator, Selector
-from sna.settings import NO_PROJECT_HELP
+from sna.settings import project_path
 from sna.source.extract import ShopReader, empty_raw_frame
 from sna.staging import FrameWriter, Staging, read_frames
 
@@ -198,12 +198,7 @@ class ExportPipeline:
     def _suppression(self, audience: Audience, profile: Profile) -> SuppressionList:
         if audience.suppression_list is None:
             return SuppressionList()
-        path = audience.suppression_list
-        if not path.is_absolute():
-            if self.project_root is None:
-                raise ConfigError(f"suppression_list: {path} is relative and there is no project folder: "
-                                  f"{NO_PROJECT_HELP}")
-            path = self.project_root / path
+        path = project_path(self.project_root, audience.suppression_list, "suppression_list")
         return SuppressionList.load(path, profile.normalize_email)
 
     def _selector(self, job: ExportJob, default_group_ids: Iterable[int] | None) -> Selector:

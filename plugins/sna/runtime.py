@@ -21,11 +21,11 @@ from sna.exports import ExportStore
 from sna.pipeline import ExportPipeline, NoProgress, Progress
 from sna.registry import Registry
 from sna.settings import (
-    NO_PROJECT_HELP,
     Locations,
     Settings,
     find_project_root,
     load_settings,
+    project_path,
     resolve_locations,
 )
 from sna.storage import Storage, open_storage
@@ -109,12 +109,7 @@ class Runtime:
     def project_path(self, path: Path | str, what: str) -> Path:
         """`path` of a setting or an audience file: as is when absolute, else under the project folder
         (a one-line error when there is none)."""
-        path = Path(path)
-        if path.is_absolute():
-            return path
-        if self.root is None:
-            raise ConfigError(f"{what} {path} is relative and there is no project folder: {NO_PROJECT_HELP}")
-        return self.root / path
+        return project_path(self.root, path, what)
 
     @cached_property
     def source_engine(self) -> Engine:

@@ -62,6 +62,17 @@ def project_root(environ: Mapping[str, str] = os.environ) -> Path:
     return root
 
 
+def project_path(root: Path | None, path: Path | str, what: str) -> Path:
+    """`path` (of a setting or an audience file, named `what` in errors) as is when absolute, else
+    under the project folder `root`: a one-line error when there is none."""
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    if root is None:
+        raise ConfigError(f"{what} {path} is relative and there is no project folder: {NO_PROJECT_HELP}")
+    return root / path
+
+
 _SETTINGS_FILE_VALUES: ContextVar[Mapping[str, Any] | None] = ContextVar("sna_settings_file", default=None)
 """What `load_settings` read from `config/sna.yaml`, for `Settings.settings_customise_sources`."""
 

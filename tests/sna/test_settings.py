@@ -13,6 +13,7 @@ from sna.settings import (
     embedded_locations,
     find_project_root,
     load_settings,
+    project_path,
     project_root,
     resolve_locations,
 )
@@ -112,3 +113,11 @@ def test_without_a_project_folder_only_the_embedded_defaults_need_one(
     monkeypatch.setenv("SNA_CHUNK_SIZE", "1")
     with pytest.raises(ConfigError, match=r"^settings: chunk_size \(or SNA_CHUNK_SIZE\)"):
         load_settings()
+
+
+def test_relative_paths_are_read_from_the_project_folder(tmp_path: Path) -> None:
+    assert project_path(tmp_path, "config/audiences", "audiences_dir") == tmp_path / "config" / "audiences"
+    assert project_path(None, "/srv/audiences", "audiences_dir") == Path("/srv/audiences")
+    with pytest.raises(ConfigError, match=r"^suppression_list lists/a\.txt is relative and there is no project "
+                                          r"folder: set SNA_HOME"):
+        project_path(None, "lists/a.txt", "suppression_list")
