@@ -11,7 +11,7 @@ import time
 
 import sqlalchemy as sa
 
-from sna.demo_shop import write_demo_shop
+from sna_demo import write_demo_shop
 
 SERVER_URL = "mysql+mysqldb://root@127.0.0.1:3306"
 SEED = 20260

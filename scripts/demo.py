@@ -47,7 +47,7 @@ def ensure_demo_shop(customers: int) -> None:
     shop = resolve_locations(root=ROOT).source_url
     if shop != embedded_locations(ROOT).source_url or (VAR / "demo_shop.db").exists():
         return
-    from sna.demo_shop import write_demo_shop
+    from sna_demo import write_demo_shop
 
     print(f"writing a demo shop with {customers} customers to {VAR / 'demo_shop.db'} ...", flush=True)
     print(f"demo shop written: {write_demo_shop(shop, customers=customers).describe()}")

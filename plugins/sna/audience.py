@@ -1,4 +1,4 @@
-"""Audience definitions: the YAML contract of `audience-config.md` as a typed, validated model.
+"""Audience definitions: the YAML contract of docs/audience-config.md as a typed, validated model.
 
 Every problem is reported as an `AudienceFileError` naming the file, the key and what is allowed,
 and all the problems of a file are collected in one pass, so `sna validate` can list them all.

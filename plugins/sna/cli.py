@@ -24,10 +24,11 @@ from sna.audience import find_audience, load_audience, load_audiences
 from sna.delivery.sync import DeliveryReport
 from sna.errors import AudienceFileError, ConfigError, NotFoundError, SnaError
 from sna.exports import ExportStore
-from sna.pipeline import ExportJob, ExportReport
+from sna.pipeline import ExportJob, ExportReport, NoProgress, Progress
 from sna.registry import MAX_PAGE
 from sna.registry.access import Actor
 from sna.runtime import Runtime
+from sna.settings import load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -214,7 +215,7 @@ def delivery_line(delivery: dict[str, Any]) -> str:
             f"{delivery['requests']} request(s)")
 
 
-def _cmd_validate(args: argparse.Namespace, runtime: Runtime) -> int:
+def _cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
     paths = [Path(p) for p in args.paths]
     for path in paths:
         if not path.exists():
@@ -267,8 +268,7 @@ def _cmd_deliver(args: argparse.Namespace, runtime: Runtime) -> int:
     if store is None:
         raise NotFoundError(f"export {args.export_id} does not exist")
     entry = store.get(args.export_id)
-    folder = Path(runtime.settings.audiences_dir)
-    folder = folder if folder.is_absolute() else runtime.root / folder
+    folder = runtime.project_path(runtime.settings.audiences_dir, "audiences_dir")
     audience = find_audience(folder, entry.audience)
     report = runtime.pipeline().deliver_export(entry.id, audience, dry_run=args.dry_run,
                                                validate_only=args.validate_only)
@@ -422,8 +422,8 @@ def _cmd_housekeeping(args: argparse.Namespace, runtime: Runtime) -> int:
     """The engine functions `sna_housekeeping` calls, in the same order, with the same inputs."""
     from sna import housekeeping as hk
 
-    folder = args.audiences or Path(runtime.settings.audiences_dir)
-    folder = folder if folder.is_absolute() else runtime.root / folder
+    folder = runtime.project_path(args.audiences or runtime.settings.audiences_dir,
+                                  "--audiences" if args.audiences else "audiences_dir")
     if folder.is_dir():
         audiences, errors = load_audiences([folder])
         problems = [str(error) for error in errors]
@@ -471,12 +471,11 @@ def _cmd_housekeeping(args: argparse.Namespace, runtime: Runtime) -> int:
     return EXIT_OK
 
 
-def _cmd_demo_shop(args: argparse.Namespace, runtime: Runtime) -> int:
-    from sna.demo_shop import write_demo_shop
+def _cmd_demo_shop(args: argparse.Namespace, progress: Progress) -> int:
+    from sna_demo import write_demo_shop  # the demo package, only for this command
 
     if args.customers < 1:
         raise ConfigError("--customers: must be at least 1")
-    progress = runtime.progress
     progress.start("writing customers", args.customers)
     done = 0
 
@@ -498,14 +497,17 @@ _CREATING_COMMANDS = {"run"}
 or remove from one, and a missing registry is an error naming it rather than a new empty one."""
 
 _COMMANDS = {
-    "validate": _cmd_validate,
     "preview": _cmd_preview,
     "run": _cmd_run,
     "exports": _cmd_exports,
     "deliver": _cmd_deliver,
     "housekeeping": _cmd_housekeeping,
+}
+_LOCAL_COMMANDS = {
+    "validate": _cmd_validate,
     "demo-shop": _cmd_demo_shop,
 }
+"""Commands that use no location of the settings: they run without a project folder too."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -530,6 +532,9 @@ def _main(argv: Sequence[str] | None) -> int:
     progress = _TqdmProgress() if sys.stderr.isatty() else None
     runtime: Runtime | None = None
     try:
+        if args.command in _LOCAL_COMMANDS:
+            load_settings()  # a bad setting is a one-line error here too
+            return _LOCAL_COMMANDS[args.command](args, progress or NoProgress())
         runtime = Runtime.from_flags(  # reads the settings: a bad one is a one-line error too
             source_url=getattr(args, "source_url", None),
             storage_url=getattr(args, "storage_url", None),

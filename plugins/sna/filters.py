@@ -1,7 +1,7 @@
 """The rules before the data checks: lifecycle, anonymized, suppressed, then the audience filters.
 
 Each rule is a vectorized mask over a raw customer frame; `rule_masks` yields them in the order of
-`platform-formats.md` §6, so the first rule a customer fails is its one exclusion reason. The
+docs/formats.md ("One reason for each customer left out"), so the first rule a customer fails is its one exclusion reason. The
 original module's two filters (default customer group, excluded e-mail domains) come first among
 the filters, as there.
 """
@@ -88,7 +88,7 @@ def _older_than(timestamps: pd.Series, limit: date) -> pd.Series:
 
 def rule_masks(raw: pd.DataFrame, normalized_email: pd.Series, plan: FilterPlan
                ) -> Iterator[tuple[str, pd.Series]]:
-    """(reason, excluded?) for every rule before the data checks, in the order of §6."""
+    """(reason, excluded?) for every rule before the data checks, in the documented order."""
     f = plan.filters
     yield "deleted", raw["deleted"] == 1
     yield "inactive", raw["active"] == 0

@@ -37,6 +37,7 @@ from sna.normalize import Profile, profile_for
 from sna.registry import Delivery, ExportEntry, new_export_id
 from sna.render import CsvRenderer
 from sna.selection import RANKING_COLUMNS, Deduplicator, Selector
+from sna.settings import project_path
 from sna.source.extract import ShopReader, empty_raw_frame
 from sna.staging import FrameWriter, Staging, read_frames
 
@@ -173,7 +174,7 @@ class ExportPipeline:
         source: Engine | SourceEngines,
         store: ExportStore | None,
         *,
-        project_root: Path,
+        project_root: Path | None,
         chunk_size: int = 50_000,
         tmp_dir: str | None = None,
         progress: Progress | None = None,
@@ -210,9 +211,7 @@ class ExportPipeline:
     def _suppression(self, audience: Audience, profile: Profile) -> SuppressionList:
         if audience.suppression_list is None:
             return SuppressionList()
-        path = audience.suppression_list
-        if not path.is_absolute():
-            path = self.project_root / path
+        path = project_path(self.project_root, audience.suppression_list, "suppression_list")
         return SuppressionList.load(path, profile.normalize_email)
 
     def _selector(self, job: ExportJob, default_group_ids: Iterable[int] | None) -> Selector:

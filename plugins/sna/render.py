@@ -1,4 +1,4 @@
-"""Writing a platform file: CSV rules of platform-formats.md §2 and the optional sha256 hashing.
+"""Writing a platform file: the CSV rules and the optional sha256 hashing of docs/formats.md.
 
 The file is written as a stream (header, then chunk after chunk) so a million customers never sit
 in memory as one text. Cells arrive already normalized by the profile; this module only hashes the

@@ -22,7 +22,14 @@ from sna.exports import ExportStore
 from sna.pipeline import ExportPipeline, NoProgress, Progress
 from sna.registry import Registry
 from sna.registry.access import ENGINE, Actor
-from sna.settings import Locations, Settings, load_settings, project_root, resolve_locations
+from sna.settings import (
+    Locations,
+    Settings,
+    find_project_root,
+    load_settings,
+    project_path,
+    resolve_locations,
+)
 from sna.storage import Storage, open_storage
 from sna.storage.local import parse_file_url
 
@@ -81,9 +88,10 @@ def refuse_shared_folder(locations: Locations) -> None:
 class Runtime:
     """The locations of one invocation and the parts built from them."""
 
-    def __init__(self, locations: Locations, settings: Settings, root: Path, progress: Progress | None = None,
-                 *, create: bool = True):
-        """`create=False`: the registry must already exist (commands that only read or remove)."""
+    def __init__(self, locations: Locations, settings: Settings, root: Path | None,
+                 progress: Progress | None = None, *, create: bool = True):
+        """`root`: the project folder, None without one (every location then given explicitly).
+        `create=False`: the registry must already exist (commands that only read or remove)."""
         refuse_shared_folder(locations)
         self.locations = locations
         self.settings = settings
@@ -98,12 +106,17 @@ class Runtime:
     def from_flags(cls, source_url: str | None = None, storage_url: str | None = None,
                    registry_url: str | None = None, progress: Progress | None = None,
                    *, create: bool = True) -> Runtime:
-        root = project_root()
+        root = find_project_root()
         settings = load_settings(root)
         locations = resolve_locations(source_url, storage_url, registry_url, settings=settings, root=root)
         runtime = cls(locations, settings, root, progress, create=create)
         runtime.explicit_source = source_url is not None
         return runtime
+
+    def project_path(self, path: Path | str, what: str) -> Path:
+        """`path` of a setting or an audience file: as is when absolute, else under the project folder
+        (a one-line error when there is none)."""
+        return project_path(self.root, path, what)
 
     @cached_property
     def source_engine(self) -> Engine:

@@ -49,7 +49,7 @@ class Selection:
 
 
 class Selector:
-    """Applies the rules of `platform-formats.md` §6 (items 1 to 5) to one chunk at a time."""
+    """Applies the exclusion rules of docs/formats.md (every reason but `duplicate_email`) to one chunk at a time."""
 
     def __init__(self, audience: Audience, profile: Profile, plan: FilterPlan) -> None:
         self.audience = audience

@@ -3,33 +3,101 @@
 Order of precedence: explicit values (command-line flags) > environment (`SNA_*`) >
 `config/sna.yaml` > embedded defaults (a demo shop in SQLite, a local folder, a SQLite registry,
 all under `<project>/var/`). Nothing here opens a connection: resolving settings is free.
+
+The project folder is the one that holds `config/`: `SNA_HOME`, else the current folder when it
+has a `config/` folder, else the source checkout this package is imported from (`plugins/sna`
+beside `config/`: a developer's checkout, Airflow's plugins folder). An installed package has no
+checkout, so without `SNA_HOME` or `config/` in the current folder there is no project folder:
+the commands that need one (the embedded default locations, relative paths of the settings and
+audience files) stop with one line saying so. See docs/audience-config.md.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sna.errors import ConfigError
 
+SETTINGS_FILE = Path("config") / "sna.yaml"
+NO_PROJECT_HELP = "set SNA_HOME to the folder that holds config/, or run sna from that folder"
 
-def project_root(environ: Mapping[str, str] = os.environ) -> Path:
-    """The folder that holds `config/`, `dags/` and `plugins/` (override with SNA_HOME)."""
+
+def _checkout_root() -> Path | None:
+    """The repository this package is imported from, when it runs from `plugins/sna` of a checkout."""
+    package = Path(__file__).resolve().parent
+    root = package.parents[1]
+    if package.parent.name == "plugins" and (root / "config").is_dir():
+        return root
+    return None
+
+
+def find_project_root(environ: Mapping[str, str] = os.environ, cwd: Path | None = None) -> Path | None:
+    """The folder that holds `config/` (and `var/`, `dags/`, `plugins/` in a checkout), or None.
+
+    `SNA_HOME` when set; else the current folder when it holds `config/`; else the source checkout
+    the package runs from; else None (an installed package run from elsewhere)."""
     if environ.get("SNA_HOME"):
         return Path(environ["SNA_HOME"]).resolve()
-    return Path(__file__).resolve().parents[2]
+    cwd = Path.cwd() if cwd is None else cwd
+    if (cwd / "config").is_dir():
+        return cwd.resolve()
+    return _checkout_root()
 
 
-class Settings(BaseModel):
-    """`config/sna.yaml`; every key may be overridden by the environment variable `SNA_<KEY>`."""
+def project_root(environ: Mapping[str, str] = os.environ) -> Path:
+    """The project folder (see `find_project_root`), or a one-line ConfigError when there is none."""
+    root = find_project_root(environ)
+    if root is None:
+        raise ConfigError(f"no project folder: {NO_PROJECT_HELP}")
+    return root
 
-    model_config = ConfigDict(extra="forbid")
+
+def project_path(root: Path | None, path: Path | str, what: str) -> Path:
+    """`path` (of a setting or an audience file, named `what` in errors) as is when absolute, else
+    under the project folder `root`: a one-line error when there is none."""
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    if root is None:
+        raise ConfigError(f"{what} {path} is relative and there is no project folder: {NO_PROJECT_HELP}")
+    return root / path
+
+
+_SETTINGS_FILE_VALUES: ContextVar[Mapping[str, Any] | None] = ContextVar("sna_settings_file", default=None)
+"""What `load_settings` read from `config/sna.yaml`, for `Settings.settings_customise_sources`."""
+
+
+class _SettingsFileSource(PydanticBaseSettingsSource):
+    """The keys of `config/sna.yaml`, already read (and checked as YAML) by `load_settings`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.values = dict(values)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)  # unknown keys included: `extra="forbid"` reports them
+
+
+class Settings(BaseSettings):
+    """`config/sna.yaml`; every key may be overridden by the environment variable `SNA_<KEY>`.
+
+    Built by `load_settings`; `Settings(key=value)` takes explicit values, which win over the
+    environment (and no file is read)."""
+
+    model_config = SettingsConfigDict(extra="forbid", env_prefix="SNA_", env_ignore_empty=True)
 
     source_url: str | None = None
     storage_url: str | None = None
@@ -51,31 +119,50 @@ class Settings(BaseModel):
     meta_api_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] | None = None
     """None: the version the pinned facebook-business SDK was built for."""
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values > `SNA_*` variables > `config/sna.yaml` > defaults; no `.env`, no secrets folder."""
+        return init_settings, env_settings, _SettingsFileSource(settings_cls, _SETTINGS_FILE_VALUES.get() or {})
 
-_ENV_KEYS = {name: f"SNA_{name.upper()}" for name in Settings.model_fields}
+
+ENV_VARIABLES = {name: f"SNA_{name.upper()}" for name in Settings.model_fields}
+"""Each setting's environment variable (`chunk_size` -> `SNA_CHUNK_SIZE`)."""
 
 
-def load_settings(root: Path | None = None, environ: Mapping[str, str] = os.environ) -> Settings:
-    root = root or project_root(environ)
-    path = root / "config" / "sna.yaml"
-    values: dict[str, Any] = {}
-    if path.exists():
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid YAML ({type(exc).__name__})") from None
-        if not isinstance(document, dict):
-            raise ConfigError(f"{path}: expected a mapping of settings")
-        values.update(document)
-    for name, variable in _ENV_KEYS.items():
-        if environ.get(variable):
-            values[name] = environ[variable]
+def _read_settings_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
     try:
-        return Settings.model_validate(values)
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML ({type(exc).__name__})") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    return document
+
+
+def load_settings(root: Path | None = None) -> Settings:
+    """The settings of the project folder `root` (default: `find_project_root()`; without one, only
+    the environment and the defaults). A bad value is one line naming the key and its variable."""
+    root = root if root is not None else find_project_root()
+    path = root / SETTINGS_FILE if root is not None else None
+    token = _SETTINGS_FILE_VALUES.set(_read_settings_file(path) if path is not None else {})
+    try:
+        return Settings()
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(f"{path}: {key} (or {_ENV_KEYS.get(key, 'SNA_*')}): {error['msg']}") from None
+        where = path if path is not None else "settings"
+        raise ConfigError(f"{where}: {key} (or {ENV_VARIABLES.get(key, 'SNA_*')}): {error['msg']}") from None
+    finally:
+        _SETTINGS_FILE_VALUES.reset(token)
 
 
 @dataclass(frozen=True)
@@ -103,11 +190,25 @@ def resolve_locations(
     settings: Settings | None = None,
     root: Path | None = None,
 ) -> Locations:
-    root = root or project_root()
+    """Each location from its explicit value, else its setting, else the embedded default under the
+    project folder (`root`, default `find_project_root()`): without a project folder, a location that
+    falls back to its embedded default is a one-line error naming its flag and variable."""
+    root = root if root is not None else find_project_root()
     settings = settings or load_settings(root)
+    chosen = {
+        "source": source_url or settings.source_url,
+        "storage": storage_url or settings.storage_url,
+        "registry": registry_url or settings.registry_url,
+    }
+    if root is None:
+        for what, url in chosen.items():
+            if not url:
+                raise ConfigError(f"the embedded default {what} location needs a project folder: {NO_PROJECT_HELP}, "
+                                  f"or give --{what}-url (or SNA_{what.upper()}_URL)")
+        return Locations(chosen["source"], chosen["storage"], chosen["registry"])
     default = embedded_locations(root)
     return Locations(
-        source_url=source_url or settings.source_url or default.source_url,
-        storage_url=storage_url or settings.storage_url or default.storage_url,
-        registry_url=registry_url or settings.registry_url or default.registry_url,
+        source_url=chosen["source"] or default.source_url,
+        storage_url=chosen["storage"] or default.storage_url,
+        registry_url=chosen["registry"] or default.registry_url,
     )

@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from sna.audience import Audience
-from sna.demo_shop import write_demo_shop
 from sna.errors import SourceError, TransientError
 from sna.exports import ExportStore
 from sna.pipeline import ExportJob, ExportPipeline
 from sna.registry import Registry
 from sna.storage import open_storage
+from sna_demo import write_demo_shop
 from tests.reliability.faults import assert_consistent, assert_same_export, one_line
 
 REFERENCE = date(2026, 11, 1)

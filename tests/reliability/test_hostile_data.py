@@ -28,8 +28,8 @@ from sna.pipeline import ExportJob, ExportPipeline, check_accounting
 from sna.registry import Registry
 from sna.render import CsvRenderer
 from sna.selection import RANKING_COLUMNS, Deduplicator, Selector
-from sna.source.schema import create_schema
 from sna.storage import LocalStorage
+from sna_demo.schema import create_schema
 from tests.reliability.hostile import Pools, build_frame, pools
 from tests.reliability.outputs import check_file
 

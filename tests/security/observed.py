@@ -112,7 +112,7 @@ def create_marker_shop(password: str) -> MarkerShop:
     """A MariaDB demo shop whose every e-mail, name, phone, postcode and city is a unique marker
     that still passes validation (all addresses in the Netherlands), read through a user that has
     a password."""
-    from sna.demo_shop import write_demo_shop
+    from sna_demo import write_demo_shop
 
     database = f"sna_t_{secrets.token_hex(6)}"
     user = f"sna_sec_{secrets.token_hex(4)}"

@@ -93,7 +93,7 @@ def _suppression_file(folder: Path, index: int, payload: str) -> Path:
 @pytest.fixture(scope="module")
 def shop(mariadb_server) -> Iterator[str]:
     """A MariaDB demo shop with a canary table and one customer group named after each payload."""
-    from sna.demo_shop import write_demo_shop
+    from sna_demo import write_demo_shop
 
     name = _create_database()
     url = _database_url(name)

@@ -1,4 +1,4 @@
-"""Reads an exported file back and checks every cell against platform-formats.md (§2-§5)."""
+"""Reads an exported file back and checks every cell against docs/formats.md (file, columns, validity)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ META_UNHASHED = {"age", "value"}
 
 
 def read_rows(content: bytes) -> tuple[list[str], list[list[str]]]:
-    """Header and rows; asserts the file rules of §2 on the way."""
+    """Header and rows; asserts the file rules ("The file" in docs/formats.md) on the way."""
     assert not content.startswith(b"\xef\xbb\xbf"), "BOM"
     assert b"\r" not in content, "CRLF"
     assert content.endswith(b"\n") and not content.endswith(b"\n\n"), "trailing empty line"

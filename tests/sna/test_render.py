@@ -1,4 +1,4 @@
-"""The file rules of platform-formats.md §2 and the sha256 mode of §1."""
+"""The file rules and the sha256 mode of docs/formats.md ("The file", "Hashing")."""
 
 from __future__ import annotations
 

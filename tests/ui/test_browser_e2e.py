@@ -31,10 +31,10 @@ pytestmark = pytest.mark.slow
 def demo(tmp_path_factory):
     """Two audiences exported on two days by the real engine from a SQLite demo shop."""
     from sna.audience import load_audience
-    from sna.demo_shop import write_demo_shop
     from sna.pipeline import ExportJob
     from sna.runtime import Runtime
     from sna.settings import Locations, load_settings
+    from sna_demo import write_demo_shop
 
     folder = tmp_path_factory.mktemp("sna-e2e")
     locations = Locations(f"sqlite:///{folder / 'shop.db'}", (folder / "exports").as_uri(),

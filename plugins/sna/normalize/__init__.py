@@ -1,4 +1,4 @@
-"""Normalization, validity and columns of the two platform files (platform-formats.md §3-§5)."""
+"""Normalization, validity and columns of the two platform files (docs/formats.md)."""
 
 from sna.normalize.phones import parse_phones
 from sna.normalize.profiles import FIELDS, GoogleProfile, MetaProfile, Profile, profile_for

@@ -1,4 +1,6 @@
-"""Birthdays: PrestaShop's raw date strings to dob / doby / age, judged at a reference date (§5).
+"""Birthdays: PrestaShop's raw date strings to dob / doby / age, judged at a reference date.
+
+The rules are in docs/formats.md ("Birthdays").
 
 The reference date is the run's logical date, never "today", so rerunning an export gives the
 same ages and the same file.

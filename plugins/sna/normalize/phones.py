@@ -1,4 +1,6 @@
-"""Phone numbers to E.164 with `phonenumbers`, the address country as default region (§3, §5).
+"""Phone numbers to E.164 with `phonenumbers`, the address country as default region.
+
+The rules are in docs/formats.md ("Phones").
 
 Parsing is the slow part of normalization (tens of microseconds a number), so each distinct
 (raw text, region) pair of a chunk is parsed once, and an LRU cache carries the results across
@@ -19,7 +21,7 @@ import phonenumbers
 from sna.normalize.phone_fastpath import fast_e164
 from sna.normalize.text import TEXT_DTYPE, as_text, field_status, is_blank, trim
 
-# Sequences that marketplaces and demo data use as "no phone" (§5), as national significant numbers.
+# Sequences that marketplaces and demo data use as "no phone", as national significant numbers.
 DUMMY_SEQUENCES = frozenset({"102030405", "123456789"})
 PARSE_CACHE_SIZE = 1 << 20
 _SEPARATOR = "\x1f"  # joins a raw number and its region into one key; never in a valid number
@@ -56,7 +58,7 @@ def parse_unique_phones(raws: Sequence[str], regions: Sequence[str | None]) -> l
 
 
 def parse_phones(phone: pd.Series, phone_mobile: pd.Series, country: pd.Series) -> pd.DataFrame:
-    """One phone per customer: `phone_mobile` when valid, otherwise `phone` (§5).
+    """One phone per customer: `phone_mobile` when valid, otherwise `phone`.
 
     Returns the columns `e164` (`+33612345678` or missing) and `status`: "missing" when both
     fields are empty, "invalid" when something is there but no valid number.

@@ -1,9 +1,9 @@
 """The two platform profiles: how one raw customer becomes a Google row or a Meta row.
 
 The same customer gives different strings per platform (gmail dots, `+` in phones, punctuation in
-names, case of the country, hashing of the zip: platform-formats.md §1), so each platform has its
+names, case of the country, hashing of the zip: docs/formats.md), so each platform has its
 own profile and nothing platform-specific is shared. `Profile.normalize` is a template method:
-the validity rules of §5 are common, each subclass says how its e-mail is normalized and which
+the validity rules are common, each subclass says how its e-mail is normalized and which
 columns it writes.
 """
 
@@ -113,7 +113,7 @@ class Profile(ABC):
         """Every output column (header, and `value` if the platform has one) for the chunk."""
 
     def _clean(self, raw: pd.DataFrame, reference_date: datetime.date) -> CleanFields:
-        """The §5 validity rules, shared by both platforms."""
+        """The validity rules, shared by both platforms."""
         email = self.normalize_email(raw["email"])
         phones = parse_phones(raw["phone"], raw["phone_mobile"], raw["country"])
         country = tx.iso_country(raw["country"])
@@ -150,7 +150,7 @@ class Profile(ABC):
 
 
 class GoogleProfile(Profile):
-    """Google Ads Customer Match (§3): e-mail, phone, and the name + country + zip address key."""
+    """Google Ads Customer Match: e-mail, phone, and the name + country + zip address key."""
 
     platform = "google"
     header = ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
@@ -186,7 +186,7 @@ class GoogleProfile(Profile):
 
 
 class MetaProfile(Profile):
-    """Meta customer list (§4): identifiers, address, birthday, gender, age and optional value."""
+    """Meta customer list: identifiers, address, birthday, gender, age and optional value."""
 
     platform = "meta"
     header = ("email", "phone", "fn", "ln", "zip", "ct", "st", "country", "dob", "doby", "gen", "age")

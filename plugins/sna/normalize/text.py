@@ -22,7 +22,7 @@ WHITESPACE = r"[\s\p{Z}]"
 
 OK, MISSING, INVALID = "ok", "missing", "invalid"
 
-# The placeholders shops and marketplace connectors put in name fields (platform-formats.md §5).
+# The placeholders shops and marketplace connectors put in name fields (docs/formats.md, "Names").
 PLACEHOLDER_NAMES = ("-", ".", "x", "anonymous", "n/a", "test")
 
 # RFC 5322 dot-atom local part and a host name of at least two labels, ASCII only (choice: an
@@ -57,7 +57,7 @@ def per_distinct(values: pd.Series, transform: Callable[[pd.Series], Result]) ->
 
 
 def is_blank(text: pd.Series) -> pd.Series:
-    """True where the value is absent or only white space: §6 calls such a field "missing"."""
+    """True where the value is absent or only white space: such a field is "missing"."""
     return (text.isna() | text.str.fullmatch(rf"{WHITESPACE}*")).astype(bool)
 
 
@@ -80,7 +80,7 @@ def is_undecodable(text: pd.Series) -> pd.Series:
 
 
 def field_status(present: pd.Series, valid: pd.Series) -> pd.Series:
-    """ "ok" / "missing" / "invalid" per row, the vocabulary of the exclusion reasons (§6)."""
+    """ "ok" / "missing" / "invalid" per row, the vocabulary of the exclusion reasons."""
     present = present.fillna(False).astype(bool)
     valid = valid.fillna(False).astype(bool)
     status = np.where(~present, MISSING, np.where(valid, OK, INVALID))
@@ -112,7 +112,7 @@ def meta_email(raw: pd.Series) -> pd.Series:
 
 
 def is_valid_email(email: pd.Series) -> pd.Series:
-    """§5 on the normalized value: one @, non-empty local part, dotted domain, allowed characters;
+    """Validity of the normalized value: one @, non-empty local part, dotted domain, allowed characters;
     and (choice) no first character that starts a spreadsheet formula (`=`, `+`, `-`, `@`)."""
     shaped = email.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
     formula = email.str.match(EMAIL_FORMULA_START).fillna(False).astype(bool)
@@ -123,7 +123,7 @@ def is_valid_email(email: pd.Series) -> pd.Series:
 
 
 def name_is_valid(raw: pd.Series) -> pd.Series:
-    """§5, judged on the trimmed lowercased raw value: a letter somewhere, and not a placeholder."""
+    """Validity, judged on the trimmed lowercased raw value: a letter somewhere, and not a placeholder."""
     return per_distinct(as_text(raw), _name_is_valid)
 
 
@@ -134,7 +134,7 @@ def _name_is_valid(raw: pd.Series) -> pd.Series:
 
 
 def google_name(raw: pd.Series) -> pd.Series:
-    """NFC, lowercase, single spaces, accents, `'` and `-` kept (§3).
+    """NFC, lowercase, single spaces, accents, `'` and `-` kept (Google).
 
     Safety choice: the cell keeps only letters, combining marks, spaces, `'` and `-`, and never
     starts or ends with `'`, `-` or a space, so no cell can start a spreadsheet formula
@@ -157,7 +157,7 @@ def _google_name(raw: pd.Series) -> pd.Series:
 
 
 def meta_name(raw: pd.Series) -> pd.Series:
-    """NFC, lowercase, letters only, accents kept: `Jean-Pierre` → `jeanpierre` (§4)."""
+    """NFC, lowercase, letters only, accents kept: `Jean-Pierre` → `jeanpierre` (Meta)."""
     return per_distinct(as_text(raw), _meta_name)
 
 
@@ -169,7 +169,7 @@ def _meta_name(raw: pd.Series) -> pd.Series:
 
 
 def city_is_valid(raw: pd.Series) -> pd.Series:
-    """§5: a city has at least one letter."""
+    """A city has at least one letter."""
     return per_distinct(as_text(raw), _city_is_valid)
 
 

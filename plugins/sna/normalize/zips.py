@@ -1,4 +1,4 @@
-"""Postcode cleaning and the shop's `zip_code_format` check (platform-formats.md §3, §5).
+"""Postcode cleaning and the shop's `zip_code_format` check (docs/formats.md, "Postcodes").
 
 Rows are processed per distinct (country, format) pair: a chunk holds a few dozen countries at
 most, so each group gets a handful of vectorized regular-expression passes with its own pattern.
@@ -46,7 +46,7 @@ _US_ZIP = r"[0-9]{5}(?:-[0-9]{4})?"
 
 def clean_zips(raw: pd.Series, country: pd.Series, zip_format: pd.Series) -> tuple[pd.Series, pd.Series]:
     """The Google form of each postcode (uppercase, prefix dropped, laid out as the format) and
-    whether it is valid (§5). `country` is the cleaned uppercase ISO code (or missing).
+    whether it is valid. `country` is the cleaned uppercase ISO code (or missing).
 
     Choices: a postcode may only hold letters, digits, spaces and inner hyphens (which also keeps
     formula characters out of the file); a postcode of zeros only is invalid (`00000`, `0000`);

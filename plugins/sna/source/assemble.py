@@ -1,6 +1,6 @@
 """One raw customer row per customer, from the rows of three scans (pure pandas, no database).
 
-The rules of `prestashop-source.md`, applied to one chunk of customers and the addresses and
+The rules of docs/prestashop-source.md, applied to one chunk of customers and the addresses and
 orders of those customers, which the scans deliver already ranked by the database (addresses by
 `id_customer, date_upd DESC, id_address DESC`; orders by `id_customer, valid DESC, date_add DESC,
 id_order DESC`), so that choosing is keeping the first row of each customer:

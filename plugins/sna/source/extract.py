@@ -1,6 +1,6 @@
 """Extraction: one row per customer of the audience's shops, streamed in chunks.
 
-Follows `prestashop-source.md`: every query is driven from the customer table; the address is the
+Follows docs/prestashop-source.md: every query is driven from the customer table; the address is the
 newest active, non-deleted one, else the invoice address of the latest order (valid orders first);
 order facts are computed per customer. Dates are read as text so that zero dates
 (`0000-00-00`) never break a driver; they are judged later by the normalizers. Values from the

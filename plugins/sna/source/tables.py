@@ -1,17 +1,33 @@
 """The PrestaShop tables the exporter reads, named with the shop's table prefix.
 
 Lightweight SQLAlchemy Core `table()` objects: the exporter never creates these tables, it only
-needs their names and the columns it selects. The prefix is validated by the audience model (it is
-an identifier and cannot be a bound parameter) and checked again here.
+needs their names and the columns it selects (listed in docs/prestashop-source.md). The prefix is
+validated by the audience model (it is an identifier and cannot be a bound parameter) and checked
+again here. The DDL that creates the tables belongs to the demo shop (`sna_demo.schema`), never to
+the engine.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import TableClause, column, table
 
-from sna.source.schema import validate_prefix
+from sna.errors import ConfigError
+
+DEFAULT_PREFIX = "ps_"
+PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_]{0,32}$")
+
+
+def validate_prefix(table_prefix: str) -> str:
+    """Return the prefix, or raise ConfigError: it is pasted into SQL, so only [A-Za-z0-9_]."""
+    if not isinstance(table_prefix, str) or not PREFIX_PATTERN.match(table_prefix):
+        raise ConfigError(
+            "table prefix is invalid: it must be 0 to 32 characters among letters, digits and '_'"
+        )
+    return table_prefix
+
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "customer": (
@@ -49,7 +65,7 @@ class ShopTables:
     configuration: TableClause
 
 
-def shop_tables(prefix: str = "ps_") -> ShopTables:
+def shop_tables(prefix: str = DEFAULT_PREFIX) -> ShopTables:
     validate_prefix(prefix)
     return ShopTables(**{
         name: table(prefix + name, *(column(col) for col in columns)) for name, columns in _COLUMNS.items()

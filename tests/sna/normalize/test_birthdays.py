@@ -1,4 +1,4 @@
-"""Birthdays (§4 dob/doby/age, §5): missing, invalid and ages at the reference date."""
+"""Birthdays (docs/formats.md: Meta dob/doby/age, "Birthdays"): missing, invalid and ages at the reference date."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Phone parsing (§3, §5): E.164 with the address country as default region, dummies refused,
+"""Phone parsing (docs/formats.md, "Phones"): E.164 with the address country as default region, dummies refused,
 the mobile preferred when valid."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ NUMBERS = [
     ("06 12 34", "FR", None),
     ("abc", "FR", None),
     ("0" * 300, "FR", None),
-    # dummy numbers (§5) that the library accepts
+    # dummy numbers (docs/formats.md, "Phones") that the library accepts
     ("0611111111", "FR", None),
     ("06 11 11 11 11", "FR", None),
     ("07 77 77 77 77", "FR", None),

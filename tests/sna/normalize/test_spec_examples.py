@@ -1,4 +1,4 @@
-"""Every example of platform-formats.md §7, through the profiles' public API."""
+"""The platforms' published examples (docs/formats.md, "Examples"), through the profiles' public API."""
 
 from __future__ import annotations
 

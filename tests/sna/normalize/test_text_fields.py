@@ -1,4 +1,4 @@
-"""E-mails, names, cities and countries as each profile writes and judges them (§3, §4, §5)."""
+"""E-mails, names, cities and countries as each profile writes and judges them (docs/formats.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Postcodes (§3 Zip, §4 zip, §5): prefix, layout, US and UK rules, the shop's zip_code_format."""
+"""Postcodes (docs/formats.md, "Postcodes"): prefix, layout, US and UK rules, the shop's zip_code_format."""
 
 from __future__ import annotations
 

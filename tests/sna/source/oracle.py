@@ -1,7 +1,7 @@
 """An independent oracle for the extraction: the same rules written as one joined SQL query.
 
 The product reads three plain scans and merges them in pandas (fast); this query states the
-rules of prestashop-source.md directly in SQL (window functions rank the addresses and orders), so
+rules of docs/prestashop-source.md directly in SQL (window functions rank the addresses and orders), so
 the two can be compared row by row on the same database.
 """
 

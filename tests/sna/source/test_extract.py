@@ -10,7 +10,7 @@ from sna.audience import SourceSpec
 from sna.errors import ConfigError, SourceError, SourceSchemaError
 from sna.runtime import create_source_engine
 from sna.source.extract import RAW_COLUMNS, ShopReader
-from sna.source.schema import create_schema
+from sna_demo.schema import create_schema
 from tests.sna.source.shopdata import Shop
 
 

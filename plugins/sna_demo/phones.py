@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sna.demo_shop.reference import STATES
-from sna.demo_shop.textgen import mask, pick
+from sna_demo.reference import STATES
+from sna_demo.textgen import mask, pick
 
 DUMMY_PHONES: tuple[str, ...] = ("0000000000", "0102030405", "0611111111", "0123456789")
 

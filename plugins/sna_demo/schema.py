@@ -1,8 +1,9 @@
 """Create (and drop) the PrestaShop tables SNA reads, for the demo shop and the tests.
 
-The DDL lives in `sna/resources`: `prestashop_schema.sql` is PrestaShop's own MariaDB/MySQL DDL,
-`prestashop_schema.sqlite.sql` its SQLite translation. Both name tables with the default `ps_`
-prefix, replaced here by the shop's prefix, which is validated first because it ends up in SQL.
+The DDL lives in `sna_demo/resources`: `prestashop_schema.sql` is PrestaShop's own MariaDB/MySQL
+DDL, `prestashop_schema.sqlite.sql` its SQLite translation. Both name tables with the default `ps_`
+prefix, replaced here by the shop's prefix, which is validated first because it ends up in SQL (by
+the engine's own check, `sna.source.tables.validate_prefix`). The engine never creates tables.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from importlib import resources
 import sqlalchemy as sa
 
 from sna.errors import ConfigError
+from sna.source.tables import DEFAULT_PREFIX, validate_prefix
 
-DEFAULT_PREFIX = "ps_"
-PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_]{0,32}$")
+__all__ = ["DEFAULT_PREFIX", "TABLES", "create_schema", "ddl_statements", "drop_schema", "table_name",
+           "validate_prefix"]
 
 # Every table of the DDL, in creation order (dropped in reverse).
 TABLES: tuple[str, ...] = (
@@ -45,15 +47,6 @@ _COMMENT = re.compile(r"--[^\n]*")
 _PREFIX_TOKEN = re.compile(r"(?<![A-Za-z0-9_])ps_")
 
 
-def validate_prefix(table_prefix: str) -> str:
-    """Return the prefix, or raise ConfigError: it is pasted into SQL, so only [A-Za-z0-9_]."""
-    if not isinstance(table_prefix, str) or not PREFIX_PATTERN.match(table_prefix):
-        raise ConfigError(
-            "table prefix is invalid: it must be 0 to 32 characters among letters, digits and '_'"
-        )
-    return table_prefix
-
-
 def table_name(table: str, table_prefix: str = DEFAULT_PREFIX) -> str:
     """The real name of a PrestaShop table (`customer` -> `ps_customer`)."""
     return validate_prefix(table_prefix) + table
@@ -71,7 +64,7 @@ def ddl_statements(dialect_name: str, table_prefix: str = DEFAULT_PREFIX) -> lis
         resource = _SQLITE_DDL
     else:
         raise ConfigError(f"database dialect {dialect_name!r} is not supported for the PrestaShop schema")
-    text = resources.files("sna").joinpath("resources", resource).read_text(encoding="utf-8")
+    text = resources.files("sna_demo").joinpath("resources", resource).read_text(encoding="utf-8")
     text = _PREFIX_TOKEN.sub(lambda _match: table_prefix, _COMMENT.sub("", text))
     return [statement.strip() for statement in text.split(";") if statement.strip()]
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from sna.source.schema import table_name
+from sna_demo.schema import table_name
 
 
 class BulkWriter(ABC):

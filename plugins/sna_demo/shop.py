@@ -17,20 +17,20 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from sna.demo_shop.addresses import (
+from sna.errors import ConfigError, SourceError
+from sna_demo.addresses import (
     MANUFACTURER_ADDRESSES,
     generate_addresses,
     manufacturer_addresses,
     mark_used_deleted,
 )
-from sna.demo_shop.customers import DEMO, generate_customers
-from sna.demo_shop.orders import generate_orders
-from sna.demo_shop.reference import SHOPS, reference_tables
-from sna.demo_shop.subscribers import generate_subscribers
-from sna.demo_shop.textgen import mask
-from sna.demo_shop.writer import bulk_writer
-from sna.errors import ConfigError, SourceError
-from sna.source.schema import create_schema, drop_schema, table_name, validate_prefix
+from sna_demo.customers import DEMO, generate_customers
+from sna_demo.orders import generate_orders
+from sna_demo.reference import SHOPS, reference_tables
+from sna_demo.schema import create_schema, drop_schema, table_name, validate_prefix
+from sna_demo.subscribers import generate_subscribers
+from sna_demo.textgen import mask
+from sna_demo.writer import bulk_writer
 
 CHUNK_SIZE = 50_000  # part of the data's identity: changing it changes the generated shop
 ERASED_SHARE = 0.01  # customers with orders whose row was hard-deleted (GDPR erasure)

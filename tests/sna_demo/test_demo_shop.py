@@ -10,9 +10,9 @@ import phonenumbers
 import pytest
 import sqlalchemy as sa
 
-from sna.demo_shop import shop as demo_shop_module
-from sna.demo_shop import write_demo_shop
 from sna.errors import ConfigError, SourceError
+from sna_demo import shop as demo_shop_module
+from sna_demo import write_demo_shop
 from tests.fixtures.mariadb import DEMO_CUSTOMERS, MARIADB_BASE_URL
 
 AS_OF = dt.date(2026, 11, 1)

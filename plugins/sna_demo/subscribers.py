@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from sna.demo_shop.customers import CustomerChunk, seconds_to_text
-from sna.demo_shop.textgen import mask, pick
+from sna_demo.customers import CustomerChunk, seconds_to_text
+from sna_demo.textgen import mask, pick
 
 SHARE = 0.04  # subscribers per customer
 _DOMAINS = ("gmail.com", "orange.fr", "free.fr", "hotmail.fr", "yahoo.fr", "laposte.net")

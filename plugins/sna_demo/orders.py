@@ -7,10 +7,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from sna.demo_shop import reference as ref
-from sna.demo_shop.addresses import AddressChunk
-from sna.demo_shop.customers import RELAY, CustomerChunk, seconds_to_text
-from sna.demo_shop.textgen import letters, mask
+from sna_demo import reference as ref
+from sna_demo.addresses import AddressChunk
+from sna_demo.customers import RELAY, CustomerChunk, seconds_to_text
+from sna_demo.textgen import letters, mask
 
 ZERO_DATETIME = "0000-00-00 00:00:00"
 VALID_STATES = (2, 3, 4, 5)  # payment accepted, processing, shipped, delivered

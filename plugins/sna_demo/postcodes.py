@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sna.demo_shop.reference import STATES
-from sna.demo_shop.textgen import digits, letters, mask, pick
-from sna.demo_shop.vocabulary import CITIES, CITIES_WITHOUT_LETTERS
+from sna_demo.reference import STATES
+from sna_demo.textgen import digits, letters, mask, pick
+from sna_demo.vocabulary import CITIES, CITIES_WITHOUT_LETTERS
 
 _STATE_BY_ID = {state.id: state for state in STATES}
 # Country prefixes customers glue in front of the code.

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sna.demo_shop import reference as ref
-from sna.demo_shop.customers import DEMO, PLACEHOLDER, RELAY, CustomerChunk, seconds_to_text
-from sna.demo_shop.phones import address_phones
-from sna.demo_shop.postcodes import cities, postcodes
-from sna.demo_shop.textgen import mask, pick
-from sna.demo_shop.vocabulary import FIRST_NAMES_FEMALE, LAST_NAMES, STREETS
+from sna_demo import reference as ref
+from sna_demo.customers import DEMO, PLACEHOLDER, RELAY, CustomerChunk, seconds_to_text
+from sna_demo.phones import address_phones
+from sna_demo.postcodes import cities, postcodes
+from sna_demo.textgen import mask, pick
+from sna_demo.vocabulary import FIRST_NAMES_FEMALE, LAST_NAMES, STREETS
 
 MANUFACTURER_ADDRESSES = 4
 _STATES_BY_COUNTRY = {

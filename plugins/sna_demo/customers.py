@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sna.demo_shop import reference as ref
-from sna.demo_shop.textgen import digits, mask, pick
-from sna.demo_shop.vocabulary import (
+from sna_demo import reference as ref
+from sna_demo.textgen import digits, mask, pick
+from sna_demo.vocabulary import (
     EMAIL_DOMAINS,
     FIRST_NAMES_FEMALE,
     FIRST_NAMES_MALE,

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from sna.errors import ConfigError
-from sna.source.schema import TABLES, create_schema, ddl_statements, drop_schema
+from sna_demo.schema import TABLES, create_schema, ddl_statements, drop_schema
 
 
 def _columns(engine: sa.Engine, prefix: str) -> dict[str, list[str]]:

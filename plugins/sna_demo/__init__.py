@@ -6,6 +6,6 @@ including the cases the exporter must handle (guests, duplicates, relays, placeh
 dates, erased customers). The data is synthetic and deterministic for a given seed and date.
 """
 
-from sna.demo_shop.shop import DemoShopSummary, write_demo_shop
+from sna_demo.shop import DemoShopSummary, write_demo_shop
 
 __all__ = ["DemoShopSummary", "write_demo_shop"]
