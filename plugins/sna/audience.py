@@ -144,6 +144,9 @@ class Audience(_Strict):
     suppression_list: Path | None = None
     value: Literal["none", "total_spent"] = "none"
     retention_days: Annotated[int, Field(ge=1, le=36_500)] = 90
+    stale_after_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
+    """An alert when the last successful export is older than this; default: 3 for a daily (or more
+    frequent) schedule, 3 periods for weekly/monthly ones, none for manual audiences."""
     delivery: DeliverySpec | None = None
 
     @field_validator("name")
@@ -200,6 +203,16 @@ class Audience(_Strict):
     @property
     def dag_id(self) -> str:
         return f"sna_{self.name}"
+
+    @property
+    def staleness_days(self) -> int | None:
+        """The `stale_after_days` that applies (the key, else one derived from the schedule)."""
+        if self.stale_after_days is not None:
+            return self.stale_after_days
+        if self.schedule is None:
+            return None
+        return {"@weekly": 21, "@monthly": 93, "@quarterly": 276, "@yearly": 1098, "@annually": 1098}.get(
+            self.schedule, 3)
 
 
 def _key_of(loc: Sequence[int | str]) -> str:

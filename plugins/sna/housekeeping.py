@@ -161,3 +161,31 @@ def summary(
     elif dry_run and repair and (mismatches["entries_without_file"] or mismatches["files_without_entry"]):
         line += " (would be repaired)"
     return line
+
+
+@dataclass(frozen=True)
+class StaleAudience:
+    """An audience whose newest export is older than its `stale_after_days` (or that has none)."""
+
+    audience: str
+    last_export: datetime | None
+    stale_after_days: int
+
+    def message(self) -> str:
+        when = f"last export {self.last_export:%Y-%m-%d %H:%M} UTC" if self.last_export else "no export yet"
+        return f"audience {self.audience} is stale: {when} (stale after {self.stale_after_days} days)"
+
+
+def stale_audiences(store: ExportStore, audiences: Iterable[Audience], now: datetime) -> list[StaleAudience]:
+    """The audiences a merchant must hear about: their file on the platform is older than promised.
+    Names and dates only (safe for any notification)."""
+    stale = []
+    for audience in sorted(audiences, key=lambda a: a.name):
+        days = audience.staleness_days
+        if days is None:
+            continue
+        newest = store.registry.list(audience=audience.name, limit=1)
+        last = newest[0].created_at if newest else None
+        if last is None or now - last > timedelta(days=days):
+            stale.append(StaleAudience(audience.name, last, days))
+    return stale

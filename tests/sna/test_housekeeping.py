@@ -116,3 +116,29 @@ def test_summary_says_what_a_dry_run_would_do() -> None:
         "dry run: 1 expired export(s) would be deleted, 1 stale staging area(s) would be removed, "
         "1 entr(ies) without file, 0 entr(ies) not matching their file, 0 file(s) without entry "
         "(would be repaired)")
+
+
+def test_stale_audiences_are_those_whose_newest_export_is_older_than_promised(tmp_path) -> None:
+    from sna.exports import ExportStore
+    from sna.housekeeping import stale_audiences
+    from sna.registry import Registry
+    from tests.sna.test_exports import stored_entry
+
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.ensure_schema()
+    storage = LocalStorage(tmp_path / "exports")
+    store = ExportStore(storage, registry)
+    now = datetime.now(UTC)
+    store.commit(stored_entry(storage, 1, audience="fresh", run_key="fresh/1", created_at=now - timedelta(days=1)))
+    store.commit(stored_entry(storage, 2, audience="old", run_key="old/1", created_at=now - timedelta(days=5)))
+    store.commit(stored_entry(storage, 3, audience="patient", run_key="patient/1",
+                              created_at=now - timedelta(days=10)))
+    audiences = [Audience(name=n, platform="google") for n in ("fresh", "old", "never")]
+    audiences.append(Audience(name="manual", platform="google", schedule=None))
+    audiences.append(Audience(name="patient", platform="google", stale_after_days=30))
+
+    stale = stale_audiences(store, audiences, now)
+
+    assert [(s.audience, s.stale_after_days) for s in stale] == [("never", 3), ("old", 3)]
+    assert stale[0].message() == "audience never is stale: no export yet (stale after 3 days)"
+    assert "@" not in stale[1].message()
