@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sna.errors import NotFoundError, SnaError
 from sna.exports import ExportStore
-from sna_ui.routes import router
+from sna_ui.routes import render, router
 from sna_ui.store import airflow_store
 
 CONTENT_SECURITY_POLICY = (
@@ -98,10 +98,8 @@ def create_app(
             from airflow.api_fastapi.app import get_auth_manager
 
             login_url = get_auth_manager().get_url_login()
-        html = app.state.templates.get_template("error.html").render(
-            status_code=status_code, message=message, login_url=login_url
-        )
-        return HTMLResponse(html, status_code=status_code, headers=headers)
+        return render(request, "error.html", status_code=status_code, headers=headers,
+                      message=message, login_url=login_url)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> HTMLResponse:

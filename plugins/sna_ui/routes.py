@@ -42,16 +42,20 @@ def _store(request: Request) -> ExportStore:
     return request.app.state.store()
 
 
-def _render(request: Request, template: str, **values) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
+           **values) -> HTMLResponse:
+    """A page of the app: every template gets `url` (paths of this app's routes), `present` and the notice."""
     def url(name: str, query: dict | None = None, **params) -> str:
         path = request.url_for(name, **params).path
         kept = {k: v for k, v in (query or {}).items() if v not in (None, "")}
         return f"{path}?{urlencode(kept)}" if kept else path
 
     html = request.app.state.templates.get_template(template).render(
-        url=url, present=present, notice=NOTICES.get(request.query_params.get("notice", "")), **values
+        url=url, present=present, notice=NOTICES.get(request.query_params.get("notice", "")),
+        status_code=status_code, **values
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
 
 
 def _audience(dag_id: str) -> str:
@@ -108,7 +112,7 @@ def index(
         store.registry, audiences=scope, platform=platform, limit=per_page, offset=(page - 1) * per_page
     )
     shown = {e.audience for e in entries}
-    return _render(
+    return render(
         request, "index.html",
         rows=[_row(e) for e in entries], total=total, page=page, per_page=per_page,
         pages=max(1, -(-total // per_page)), audiences=sorted(readable), audience=audience, platform=platform,
@@ -138,7 +142,7 @@ def audience_page(request: Request, user: GetUserDep, dag_id: str) -> HTMLRespon
         [e.reference_date.isoformat() for e in history], [e.rows for e in history], [e.scanned for e in history]
     )
     newest = latest[0]
-    return _render(
+    return render(
         request, "audience.html",
         audience=audience, dag_id=dag_id, newest=newest, chart=chart, rows=[_row(e) for e in latest],
         required=present.required_fields(newest.platform, bool(newest.filters.get("require_complete", True))),
@@ -152,7 +156,7 @@ def audience_page(request: Request, user: GetUserDep, dag_id: str) -> HTMLRespon
 def export_page(request: Request, user: GetUserDep, dag_id: str, export_id: str) -> HTMLResponse:
     """One export, with a bar chart of why customers were left out."""
     entry = _entry(_store(request), dag_id, export_id)
-    return _render(
+    return render(
         request, "export.html",
         row=_row(entry), dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
         downloadable=_allowed(user, {entry.audience}, "PUT"), deletable=_allowed(user, {entry.audience}, "DELETE"),
@@ -196,7 +200,7 @@ def download(
 def confirm_delete(request: Request, user: GetUserDep, dag_id: str, export_id: str) -> HTMLResponse:
     """Asks first; the deletion itself is the POST below."""
     entry = _entry(_store(request), dag_id, export_id)
-    return _render(request, "confirm_delete.html", row=_row(entry), dag_id=dag_id, csrf=auth.csrf_token(user))
+    return render(request, "confirm_delete.html", row=_row(entry), dag_id=dag_id, csrf=auth.csrf_token(user))
 
 
 @router.post("/audiences/{dag_id}/exports/{export_id}/delete", name="delete",
