@@ -27,10 +27,10 @@ class BarChart:
     bars: list[Bar]
 
 
-def reason_bars(excluded: Mapping[str, int], width: int = 640, bar_height: int = 22) -> BarChart:
-    """Horizontal bars, one per exclusion reason, largest first."""
+def reason_bars(excluded: Mapping[str, int], width: int = 760, bar_height: int = 22) -> BarChart:
+    """Horizontal bars, one per exclusion reason, largest first (room on the left for words and code)."""
     items = sorted(((str(k), int(v)) for k, v in excluded.items() if int(v) > 0), key=lambda i: (-i[1], i[0]))
-    label_width, value_room = 170, 70
+    label_width, value_room = 300, 70
     largest = max((value for _, value in items), default=1)
     span = width - label_width - value_room
     bars = [

@@ -58,6 +58,37 @@ def filter_summary(filters: Mapping[str, Any]) -> list[str]:
     return [f"{str(key).replace('_', ' ')}: {_value_text(value)}" for key, value in sorted(filters.items())]
 
 
+REASON_LABELS = {
+    "deleted": "deleted account",
+    "inactive": "inactive account",
+    "anonymized": "anonymized (GDPR placeholder)",
+    "suppressed": "on the suppression list",
+    "filtered_group": "not in the chosen customer groups",
+    "excluded_domain": "e-mail domain excluded",
+    "no_consent": "no marketing consent",
+    "filtered_country": "country not chosen",
+    "filtered_orders": "too few valid orders or too little spent",
+    "filtered_guest": "guest account excluded",
+    "duplicate_email": "same e-mail as another customer",
+}
+"""Words for the exclusion codes of `sna.selection` (README "What is exported, and why a customer is not")."""
+FIELD_WORDS = {"email": "e-mail", "zip": "zip code"}
+
+
+def reason_label(code: str) -> str:
+    """`filtered_group` -> `not in the chosen customer groups (filtered_group)`: words, then the code."""
+    code = str(code)
+    words = REASON_LABELS.get(code)
+    if words is None:
+        kind, _, field = code.partition("_")
+        if kind in ("missing", "invalid") and field:
+            field_words = FIELD_WORDS.get(field, field.replace("_", " "))
+            words = f"no {field_words}" if kind == "missing" else f"invalid {field_words}"
+        else:
+            words = code.replace("_", " ")
+    return f"{words} ({code})"
+
+
 def main_reasons(excluded: Mapping[str, int], top: int = 3) -> list[tuple[str, int]]:
     """The largest exclusion reasons first (ties by name, so the order is stable)."""
     nonzero = [(str(reason), int(count)) for reason, count in excluded.items() if int(count) > 0]

@@ -79,9 +79,10 @@ def _allowed(user, audiences: set[str], method: str) -> set[str]:
     return {by_dag[d] for d in granted}
 
 
-def _row(entry: ExportEntry) -> dict:
+def _row(store: ExportStore, entry: ExportEntry) -> dict:
     return {
         "entry": entry,
+        "file_name": store.file_name(entry),
         "dag_id": present.dag_id_of(entry.audience),
         "filters": present.filter_summary(entry.filters),
         "reasons": present.main_reasons(entry.excluded),
@@ -114,7 +115,7 @@ def index(
     shown = {e.audience for e in entries}
     return render(
         request, "index.html",
-        rows=[_row(e) for e in entries], total=total, page=page, per_page=per_page,
+        rows=[_row(store, e) for e in entries], total=total, page=page, per_page=per_page,
         pages=max(1, -(-total // per_page)), audiences=sorted(readable), audience=audience, platform=platform,
         platforms=present.PLATFORM_LABELS, downloadable=_allowed(user, shown, "PUT"),
         deletable=_allowed(user, shown, "DELETE"),
@@ -144,7 +145,7 @@ def audience_page(request: Request, user: GetUserDep, dag_id: str) -> HTMLRespon
     newest = latest[0]
     return render(
         request, "audience.html",
-        audience=audience, dag_id=dag_id, newest=newest, chart=chart, rows=[_row(e) for e in latest],
+        audience=audience, dag_id=dag_id, newest=newest, chart=chart, rows=[_row(store, e) for e in latest],
         required=present.required_fields(newest.platform, bool(newest.filters.get("require_complete", True))),
         downloadable=_allowed(user, {audience}, "PUT"), deletable=_allowed(user, {audience}, "DELETE"),
         csrf=auth.csrf_token(user),
@@ -155,10 +156,11 @@ def audience_page(request: Request, user: GetUserDep, dag_id: str) -> HTMLRespon
             dependencies=[Depends(requires_access_dag("GET"))])
 def export_page(request: Request, user: GetUserDep, dag_id: str, export_id: str) -> HTMLResponse:
     """One export, with a bar chart of why customers were left out."""
-    entry = _entry(_store(request), dag_id, export_id)
+    store = _store(request)
+    entry = _entry(store, dag_id, export_id)
     return render(
         request, "export.html",
-        row=_row(entry), dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
+        row=_row(store, entry), dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
         downloadable=_allowed(user, {entry.audience}, "PUT"), deletable=_allowed(user, {entry.audience}, "DELETE"),
         presigned=_store(request).storage.url.startswith("s3://"),
     )
@@ -199,8 +201,9 @@ def download(
             dependencies=[Depends(requires_access_dag("DELETE"))])
 def confirm_delete(request: Request, user: GetUserDep, dag_id: str, export_id: str) -> HTMLResponse:
     """Asks first; the deletion itself is the POST below."""
-    entry = _entry(_store(request), dag_id, export_id)
-    return render(request, "confirm_delete.html", row=_row(entry), dag_id=dag_id, csrf=auth.csrf_token(user))
+    store = _store(request)
+    entry = _entry(store, dag_id, export_id)
+    return render(request, "confirm_delete.html", row=_row(store, entry), dag_id=dag_id, csrf=auth.csrf_token(user))
 
 
 @router.post("/audiences/{dag_id}/exports/{export_id}/delete", name="delete",
