@@ -138,7 +138,7 @@ def audience_page(request: Request, user: GetUserDep, dag_id: str) -> HTMLRespon
     latest = store.registry.list(audience=audience, limit=HISTORY_LENGTH)
     if not latest:
         raise NotFoundError(f"audience {audience} has no export")
-    history = list(reversed(latest))
+    history = sorted(latest, key=lambda e: (e.reference_date, e.created_at))
     chart = charts.size_history(
         [e.reference_date.isoformat() for e in history], [e.rows for e in history], [e.scanned for e in history]
     )

@@ -131,7 +131,7 @@ def test_admin_lists_downloads_and_deletes_inside_the_airflow_ui(demo, api_serve
     assert store.registry.get(kept.id) is not None
 
     frame.locator(f'tr[data-export-id="{kept.id}"] td a').first.click()
-    frame.locator("svg.chart circle").first.wait_for()
+    frame.locator("svg.chart.size rect").first.wait_for()
     page.screenshot(path=ARTIFACTS / "audience-exports-audience.png")
     context.close()
 

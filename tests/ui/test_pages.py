@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.ui.conftest import add_export
 
 
@@ -37,3 +39,45 @@ def test_the_delete_question_names_the_file_not_a_server_path(store, make_client
     page = make_client(store, tokens["admin"]).get(f"/audiences/sna_newsletter_fr/exports/{entry.id}/delete").text
     assert "file://" not in page and str(store.storage.uri(entry.file_key)) not in page
     assert "<code>newsletter_fr_google_2024-01-01.csv</code>" in page
+
+
+def _size_chart(page: str) -> str:
+    start = page.index('aria-label="rows per export"')
+    return page[start:page.index("</svg>", start)]
+
+
+def _columns(chart: str) -> list[tuple[str, float, float]]:
+    """(reference date, x, height) of every bar of the size chart, in drawing order."""
+    found = re.finditer(r'<rect x="(?P<x>[\d.]+)" y="[\d.]+" width="[\d.]+" height="(?P<h>[\d.]+)">'
+                        r'<title>(?P<date>\d{4}-\d\d-\d\d):', chart)
+    return [(m["date"], float(m["x"]), float(m["h"])) for m in found]
+
+
+def test_the_size_chart_runs_along_the_reference_dates_not_the_creation_order(store, make_client, tokens):
+    from datetime import UTC, datetime
+
+    for order, day in enumerate((5, 1, 3)):  # a backfill of older dates made after a newer one
+        add_export(store, "buyers_be", day=day, created_at=datetime(2024, 2, 1, 6 + order, tzinfo=UTC))
+    chart = _size_chart(make_client(store, tokens["viewer"]).get("/audiences/sna_buyers_be").text)
+    columns = _columns(chart)
+    assert [date for date, _, _ in columns] == ["2024-01-02", "2024-01-04", "2024-01-06"]
+    assert columns[0][1] < columns[1][1] < columns[2][1]
+
+
+def test_one_export_is_one_labelled_bar_with_its_date_once(store, make_client, tokens):
+    add_export(store, "buyers_be", rows=154, scanned=4978)
+    chart = _size_chart(make_client(store, tokens["viewer"]).get("/audiences/sna_buyers_be").text)
+    ((date, _x, height),) = _columns(chart)
+    assert date == "2024-01-01" and height > 100  # rows on their own scale: the bar fills the plot
+    assert "<circle" not in chart and "<polyline" not in chart
+    assert chart.count(">2024-01-01<") == 1  # the date, printed once under its bar
+    assert ">154<" in chart and "154 rows of 4,978 scanned" in chart
+    assert ">4978<" not in chart and ">4,978<" not in chart  # scanned is a label, not the axis maximum
+
+
+def test_rows_are_not_drawn_on_the_scale_of_scanned(store, make_client, tokens):
+    for day, rows in enumerate((150, 75, 154)):
+        add_export(store, "buyers_be", day=day, rows=rows, scanned=4978)
+    chart = _size_chart(make_client(store, tokens["viewer"]).get("/audiences/sna_buyers_be").text)
+    heights = {date: height for date, _, height in _columns(chart)}
+    assert heights["2024-01-03"] > 100 and 0.45 < heights["2024-01-02"] / heights["2024-01-03"] < 0.5
