@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import httpx
@@ -19,10 +19,11 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from sna.audience import Audience
 from sna.errors import NotFoundError, SnaError
 from sna.exports import ExportStore
 from sna_ui.routes import render, router
-from sna_ui.store import airflow_store
+from sna_ui.store import airflow_store, yaml_audiences
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -36,6 +37,7 @@ SECURITY_HEADERS = {
 }
 
 AirflowApi = Callable[[Request], httpx.AsyncClient]
+AudienceFiles = Callable[[], Iterable[Audience]]
 
 
 def templates() -> Environment:
@@ -75,8 +77,12 @@ class LazyStore:
 
 
 def create_app(
-    store_factory: Callable[[], ExportStore] = airflow_store, airflow_api: AirflowApi = airflow_api_client
+    store_factory: Callable[[], ExportStore] = airflow_store,
+    airflow_api: AirflowApi = airflow_api_client,
+    audiences: AudienceFiles = yaml_audiences,
 ) -> FastAPI:
+    """`audiences` reads the audience files (once per request that needs them): the page shows each
+    audience as its file defines it, not as its newest run overrode it."""
     app = FastAPI(
         title="Audience exports",
         dependencies=[Depends(requires_access_view(AccessView.PLUGINS))],
@@ -84,6 +90,7 @@ def create_app(
     )
     app.state.store = LazyStore(store_factory)
     app.state.airflow_api = airflow_api
+    app.state.audiences = audiences
     app.state.templates = templates()
 
     @app.middleware("http")

@@ -6,9 +6,12 @@ Pure functions on plain values: the templates only lay them out, and Jinja2 esca
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from sna.audience import Audience
 from sna.normalize import profile_for
+from sna.registry import ExportEntry
 
 PLATFORM_LABELS = {"google": "Google Ads", "meta": "Meta"}
 
@@ -32,6 +35,50 @@ def required_fields(platform: str, require_complete: bool = True) -> list[str]:
     if platform not in PLATFORM_LABELS:
         return []
     return [field.replace("_", " ") for field in profile_for(platform).required_fields]
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def overrides(entry: ExportEntry, definition: Audience | None) -> list[str]:
+    """What a run changed for itself (the trigger form's hashing and require_complete) against the
+    audience file: `["hashing sha256 (audience file: none)"]`; nothing without a file."""
+    if definition is None:
+        return []
+    found = []
+    if entry.hashing != definition.hashing:
+        found.append(f"hashing {entry.hashing} (audience file: {definition.hashing})")
+    complete = entry.filters.get("require_complete")
+    if complete is not None and bool(complete) != definition.require_complete:
+        found.append(f"require complete {_yes_no(bool(complete))} "
+                     f"(audience file: {_yes_no(definition.require_complete)})")
+    return found
+
+
+@dataclass(frozen=True)
+class AudienceView:
+    """An audience as the page heads it: from its file, or (no file any more) from its newest export."""
+
+    name: str
+    platform: str
+    hashing: str
+    require_complete: bool
+    description: str = ""
+    from_file: bool = True
+    delivers: bool = False
+
+    @property
+    def required(self) -> list[str]:
+        return required_fields(self.platform, self.require_complete)
+
+
+def audience_view(name: str, definition: Audience | None, newest: ExportEntry) -> AudienceView:
+    if definition is not None:
+        return AudienceView(name, definition.platform, definition.hashing, definition.require_complete,
+                            definition.description, delivers=definition.delivery is not None)
+    return AudienceView(name, newest.platform, newest.hashing, bool(newest.filters.get("require_complete", True)),
+                        from_file=False)
 
 
 def human_size(size: int) -> str:

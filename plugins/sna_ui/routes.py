@@ -7,6 +7,7 @@ POST on runs to refresh now. An export id is only honoured under the DAG id of i
 
 from __future__ import annotations
 
+import logging
 import re
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,12 +20,14 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_da
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
-from sna.errors import NotFoundError
+from sna.audience import Audience
+from sna.errors import NotFoundError, SnaError
 from sna.exports import ExportStore
 from sna.registry import ExportEntry
 from sna_ui import auth, charts, present
 from sna_ui.listing import exports_page
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 PAGE_SIZES = (20, 50, 100, 200)
@@ -79,9 +82,24 @@ def _allowed(user, audiences: set[str], method: str) -> set[str]:
     return {by_dag[d] for d in granted}
 
 
-def _row(store: ExportStore, entry: ExportEntry) -> dict:
+def _definitions(request: Request) -> dict[str, Audience]:
+    """The audience files as they are now, read at most once per request (cheap, never stale); a bad
+    setting leaves the page working from the registry alone."""
+    definitions = getattr(request.state, "sna_definitions", None)
+    if definitions is None:
+        try:
+            definitions = {audience.name: audience for audience in request.app.state.audiences()}
+        except SnaError as error:
+            log.warning("audience files not read: %s", error)
+            definitions = {}
+        request.state.sna_definitions = definitions
+    return definitions
+
+
+def _row(request: Request, store: ExportStore, entry: ExportEntry) -> dict:
     return {
         "entry": entry,
+        "overrides": present.overrides(entry, _definitions(request).get(entry.audience)),
         "file_name": store.file_name(entry),
         "dag_id": present.dag_id_of(entry.audience),
         "filters": present.filter_summary(entry.filters),
@@ -115,7 +133,7 @@ def index(
     shown = {e.audience for e in entries}
     return render(
         request, "index.html",
-        rows=[_row(store, e) for e in entries], total=total, page=page, per_page=per_page,
+        rows=[_row(request, store, e) for e in entries], total=total, page=page, per_page=per_page,
         pages=max(1, -(-total // per_page)), audiences=sorted(readable), audience=audience, platform=platform,
         platforms=present.PLATFORM_LABELS, downloadable=_allowed(user, shown, "PUT"),
         deletable=_allowed(user, shown, "DELETE"),
@@ -142,11 +160,10 @@ def audience_page(request: Request, user: GetUserDep, dag_id: str) -> HTMLRespon
     chart = charts.size_history(
         [e.reference_date.isoformat() for e in history], [e.rows for e in history], [e.scanned for e in history]
     )
-    newest = latest[0]
+    view = present.audience_view(audience, _definitions(request).get(audience), latest[0])
     return render(
         request, "audience.html",
-        audience=audience, dag_id=dag_id, newest=newest, chart=chart, rows=[_row(store, e) for e in latest],
-        required=present.required_fields(newest.platform, bool(newest.filters.get("require_complete", True))),
+        audience=view, dag_id=dag_id, chart=chart, rows=[_row(request, store, e) for e in latest],
         downloadable=_allowed(user, {audience}, "PUT"), deletable=_allowed(user, {audience}, "DELETE"),
         csrf=auth.csrf_token(user),
     )
@@ -160,7 +177,7 @@ def export_page(request: Request, user: GetUserDep, dag_id: str, export_id: str)
     entry = _entry(store, dag_id, export_id)
     return render(
         request, "export.html",
-        row=_row(store, entry), dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
+        row=_row(request, store, entry), dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
         downloadable=_allowed(user, {entry.audience}, "PUT"), deletable=_allowed(user, {entry.audience}, "DELETE"),
         presigned=_store(request).storage.url.startswith("s3://"),
     )
@@ -203,7 +220,7 @@ def confirm_delete(request: Request, user: GetUserDep, dag_id: str, export_id: s
     """Asks first; the deletion itself is the POST below."""
     store = _store(request)
     entry = _entry(store, dag_id, export_id)
-    return render(request, "confirm_delete.html", row=_row(store, entry), dag_id=dag_id, csrf=auth.csrf_token(user))
+    return render(request, "confirm_delete.html", row=_row(request, store, entry), dag_id=dag_id, csrf=auth.csrf_token(user))
 
 
 @router.post("/audiences/{dag_id}/exports/{export_id}/delete", name="delete",

@@ -81,3 +81,42 @@ def test_rows_are_not_drawn_on_the_scale_of_scanned(store, make_client, tokens):
     chart = _size_chart(make_client(store, tokens["viewer"]).get("/audiences/sna_buyers_be").text)
     heights = {date: height for date, _, height in _columns(chart)}
     assert heights["2024-01-03"] > 100 and 0.45 < heights["2024-01-02"] / heights["2024-01-03"] < 0.5
+
+
+def _row_of(page: str, export_id: str) -> str:
+    start = page.index(f'data-export-id="{export_id}"')
+    return page[start:page.index("</tr>", start)]
+
+
+def test_the_audience_header_is_its_file_and_a_one_off_override_is_marked_on_its_run(store, make_client, tokens):
+    from sna.audience import Audience
+
+    vip = Audience(name="vip_google", platform="google", hashing="none", require_complete=True)
+    scheduled = add_export(store, "vip_google", day=0, hashing="none", filters={"require_complete": True})
+    manual = add_export(store, "vip_google", day=1, hashing="sha256", filters={"require_complete": False})
+    loads = []
+    client = make_client(store, tokens["viewer"], audiences=lambda: loads.append(1) or [vip])
+
+    page = client.get("/audiences/sna_vip_google").text
+    header = page[page.index("<h2>"):page.index("</ul>", page.index('class="required"'))]
+    assert "hashing none" in header and "sha256" not in header and "complete records required" in header
+    for field in ("email", "phone", "first name", "last name", "country", "zip"):
+        assert f"<li>{field}</li>" in header
+    assert "email or phone" not in header
+    marked = _row_of(page, manual.id)
+    assert 'class="override"' in marked
+    assert "one-off: hashing sha256 (audience file: none)" in marked
+    assert "one-off: require complete no (audience file: yes)" in marked
+    assert 'class="override"' not in _row_of(page, scheduled.id)
+    assert len(loads) == 1, "the audience files are read once per request"
+
+    listing = client.get("/").text
+    assert "one-off: hashing sha256 (audience file: none)" in _row_of(listing, manual.id)
+    assert len(loads) == 2
+
+
+def test_an_audience_without_its_file_says_so_and_shows_its_newest_export(store, make_client, tokens):
+    add_export(store, "gone", hashing="sha256", filters={"require_complete": False})
+    page = make_client(store, tokens["viewer"], audiences=lambda: []).get("/audiences/sna_gone").text
+    assert "No audience file defines gone" in page
+    assert "hashing sha256" in page and "email or phone (at least one)" in page
