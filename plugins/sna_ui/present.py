@@ -5,19 +5,36 @@ Pure functions on plain values: the templates only lay them out, and Jinja2 esca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sna.audience import Audience
 from sna.normalize import profile_for
+from sna.pipeline import ADHOC_NAMESPACE
 from sna.registry import ExportEntry
 
 PLATFORM_LABELS = {"google": "Google Ads", "meta": "Meta"}
+ADHOC_DAG_ID = "sna_adhoc_export"
+"""`sna_airflow.dag_factory.ADHOC_DAG_ID` (not imported: the page does not load the DAG code)."""
+ADHOC_PREFIX = f"{ADHOC_NAMESPACE}/"
+
+
+def adhoc_name(audience: str) -> str | None:
+    """`adhoc_export/fr_vip` -> `fr_vip`; None for an audience of a file."""
+    return audience[len(ADHOC_PREFIX):] if audience.startswith(ADHOC_PREFIX) else None
+
+
+def audience_label(audience: str) -> str:
+    """How the page names an audience: `fr_vip (ad hoc)` for `adhoc_export/fr_vip`."""
+    name = adhoc_name(audience)
+    return audience if name is None else f"{name} (ad hoc)"
+
 
 def dag_id_of(audience: str) -> str:
-    """Every audience is refreshed by its own DAG (dags/sna_audiences.py)."""
-    return f"sna_{audience}"
+    """Every audience is refreshed by its own DAG (dags/sna_audiences.py); ad-hoc exports by the form's
+    DAG `sna_adhoc_export`, whose permissions they have."""
+    return ADHOC_DAG_ID if adhoc_name(audience) is not None else f"sna_{audience}"
 
 
 def audience_of(dag_id: str) -> str | None:
@@ -67,6 +84,7 @@ class AudienceView:
     description: str = ""
     from_file: bool = True
     delivers: bool = False
+    adhoc: bool = False
 
     @property
     def required(self) -> list[str]:
@@ -78,7 +96,30 @@ def audience_view(name: str, definition: Audience | None, newest: ExportEntry) -
         return AudienceView(name, definition.platform, definition.hashing, definition.require_complete,
                             definition.description, delivers=definition.delivery is not None)
     return AudienceView(name, newest.platform, newest.hashing, bool(newest.filters.get("require_complete", True)),
-                        from_file=False)
+                        from_file=False, adhoc=adhoc_name(newest.audience) is not None)
+
+
+def adhoc_form_values(entry: ExportEntry, fields: Iterable[str]) -> dict[str, Any]:
+    """The `sna_adhoc_export` form as it was filled for this export: its recorded filters hold every
+    field (`ExportPipeline.applied_filters` of the form's audience); only the form's `fields` are sent."""
+    name = adhoc_name(entry.audience)
+    if name is None:
+        raise ValueError(f"export {entry.id} is not an ad-hoc export")
+    applied = entry.filters
+    values = {
+        "name": name,
+        "platform": entry.platform,
+        "hashing": entry.hashing,
+        "require_complete": bool(applied.get("require_complete", True)),
+        "value": applied.get("value", "none"),
+        "default_groups": [str(group) for group in applied.get("default_groups") or []],
+        "exclude_email_domains": [str(domain) for domain in applied.get("exclude_email_domains") or []],
+        "consent": applied.get("consent", "any"),
+        "countries": [str(code) for code in applied.get("countries") or []],
+        "dry_run": False,
+    }
+    wanted = set(fields)
+    return {key: value for key, value in values.items() if key in wanted}
 
 
 def human_size(size: int) -> str:

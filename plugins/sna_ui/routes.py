@@ -1,8 +1,10 @@
 """The page's routes. Reads are GETs; every change is a POST with a same-origin check and a form token.
 
-Audience-scoped routes carry the audience's DAG id in the path (`/audiences/sna_<name>/...`) so that
-Airflow's own `requires_access_dag` decides: GET to see, PUT (edit) to download, DELETE to delete,
-POST on runs to refresh now. An export id is only honoured under the DAG id of its own audience.
+Audience-scoped routes carry the audience's DAG id in the path (`/audiences/sna_<name>/...`, and
+`/audiences/sna_adhoc_export/...` for every ad-hoc export) so that Airflow's own `requires_access_dag`
+decides: GET to see, PUT (edit) to download, DELETE to delete, POST on runs to refresh now. An export
+id is only honoured under the DAG id of its own audience. A page offers only the actions its user may
+take (`auth.allowed_actions`, the same questions as the routes' dependencies).
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from airflow.api_fastapi.app import get_auth_manager
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from sna.audience import Audience
 from sna.errors import NotFoundError, SnaError
@@ -70,16 +71,11 @@ def _audience(dag_id: str) -> str:
 
 def _entry(store: ExportStore, dag_id: str, export_id: str) -> ExportEntry:
     """The export, only if it belongs to the audience whose DAG permissions were just checked."""
+    _audience(dag_id)
     entry = store.get(export_id)
-    if entry.audience != _audience(dag_id):
+    if present.dag_id_of(entry.audience) != dag_id:
         raise NotFoundError(f"export {export_id} does not belong to {dag_id}")
     return entry
-
-
-def _allowed(user, audiences: set[str], method: str) -> set[str]:
-    by_dag = {present.dag_id_of(a): a for a in audiences}
-    granted = get_auth_manager().filter_authorized_dag_ids(dag_ids=set(by_dag), user=user, method=method)
-    return {by_dag[d] for d in granted}
 
 
 def _definitions(request: Request) -> dict[str, Audience]:
@@ -96,9 +92,17 @@ def _definitions(request: Request) -> dict[str, Audience]:
     return definitions
 
 
+def _rows(request: Request, user, store: ExportStore, entries: list[ExportEntry]) -> list[dict]:
+    """The table's rows, each with the actions its user may take on it."""
+    actions = auth.allowed_actions(user, {present.dag_id_of(e.audience) for e in entries})
+    return [{**_row(request, store, e), "actions": actions.get(present.dag_id_of(e.audience), set())}
+            for e in entries]
+
+
 def _row(request: Request, store: ExportStore, entry: ExportEntry) -> dict:
     return {
         "entry": entry,
+        "adhoc_name": present.adhoc_name(entry.audience),
         "overrides": present.overrides(entry, _definitions(request).get(entry.audience)),
         "file_name": store.file_name(entry),
         "dag_id": present.dag_id_of(entry.audience),
@@ -130,13 +134,11 @@ def index(
     entries, total = exports_page(
         store.registry, audiences=scope, platform=platform, limit=per_page, offset=(page - 1) * per_page
     )
-    shown = {e.audience for e in entries}
     return render(
         request, "index.html",
-        rows=[_row(request, store, e) for e in entries], total=total, page=page, per_page=per_page,
+        rows=_rows(request, user, store, entries), total=total, page=page, per_page=per_page,
         pages=max(1, -(-total // per_page)), audiences=sorted(readable), audience=audience, platform=platform,
-        platforms=present.PLATFORM_LABELS, downloadable=_allowed(user, shown, "PUT"),
-        deletable=_allowed(user, shown, "DELETE"),
+        platforms=present.PLATFORM_LABELS, csrf=auth.csrf_token(user),
     )
 
 
@@ -149,23 +151,32 @@ def static(file: str) -> Response:
 
 
 @router.get("/audiences/{dag_id}", name="audience", dependencies=[Depends(requires_access_dag("GET"))])
-def audience_page(request: Request, user: GetUserDep, dag_id: str) -> HTMLResponse:
-    """Required fields of the audience's platform, and its size over its latest exports."""
-    audience = _audience(dag_id)
+def audience_page(
+    request: Request, user: GetUserDep, dag_id: str,
+    name: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]*$")] = None,
+) -> HTMLResponse:
+    """Required fields of the audience's platform, and its size over its latest exports. Under
+    `sna_adhoc_export`: the ad-hoc exports, all of them or those of one export `name`."""
     store = _store(request)
-    latest = store.registry.list(audience=audience, limit=HISTORY_LENGTH)
+    if dag_id == present.ADHOC_DAG_ID:
+        scope = ({present.ADHOC_PREFIX + name} if name else
+                 {a for a in store.registry.audiences() if present.adhoc_name(a) is not None})
+        title = f"{name} (ad hoc)" if name else "Ad-hoc exports"
+    else:
+        scope, title = {_audience(dag_id)}, _audience(dag_id)
+    latest = store.registry.list(audiences=scope, limit=HISTORY_LENGTH) if scope else []
     if not latest:
-        raise NotFoundError(f"audience {audience} has no export")
-    history = sorted(latest, key=lambda e: (e.reference_date, e.created_at))
-    chart = charts.size_history(
-        [e.reference_date.isoformat() for e in history], [e.rows for e in history], [e.scanned for e in history]
-    )
-    view = present.audience_view(audience, _definitions(request).get(audience), latest[0])
+        raise NotFoundError(f"{title} has no export")
+    chart = None
+    if len(scope) == 1:
+        history = sorted(latest, key=lambda e: (e.reference_date, e.created_at))
+        chart = charts.size_history([e.reference_date.isoformat() for e in history], [e.rows for e in history],
+                                    [e.scanned for e in history])
+    view = present.audience_view(title, _definitions(request).get(title), latest[0])
     return render(
         request, "audience.html",
-        audience=view, dag_id=dag_id, chart=chart, rows=[_row(request, store, e) for e in latest],
-        downloadable=_allowed(user, {audience}, "PUT"), deletable=_allowed(user, {audience}, "DELETE"),
-        csrf=auth.csrf_token(user),
+        audience=view, dag_id=dag_id, chart=chart, rows=_rows(request, user, store, latest),
+        actions=auth.allowed_actions(user, {dag_id}).get(dag_id, set()), csrf=auth.csrf_token(user),
     )
 
 
@@ -175,11 +186,11 @@ def export_page(request: Request, user: GetUserDep, dag_id: str, export_id: str)
     """One export, with a bar chart of why customers were left out."""
     store = _store(request)
     entry = _entry(store, dag_id, export_id)
+    (row,) = _rows(request, user, store, [entry])
     return render(
         request, "export.html",
-        row=_row(request, store, entry), dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
-        downloadable=_allowed(user, {entry.audience}, "PUT"), deletable=_allowed(user, {entry.audience}, "DELETE"),
-        presigned=_store(request).storage.url.startswith("s3://"),
+        row=row, dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
+        presigned=store.storage.url.startswith("s3://"), csrf=auth.csrf_token(user),
     )
 
 
@@ -189,7 +200,7 @@ def _attachment(file_name: str) -> str:
 
 
 @router.get("/audiences/{dag_id}/exports/{export_id}/download", name="download",
-            dependencies=[Depends(requires_access_dag("PUT"))])
+            dependencies=[Depends(auth.requires("download"))])
 def download(
     request: Request, dag_id: str, export_id: str, link: Annotated[bool, Query()] = False
 ) -> Response:
@@ -215,16 +226,17 @@ def download(
 
 
 @router.get("/audiences/{dag_id}/exports/{export_id}/delete", name="confirm_delete",
-            dependencies=[Depends(requires_access_dag("DELETE"))])
+            dependencies=[Depends(auth.requires("delete"))])
 def confirm_delete(request: Request, user: GetUserDep, dag_id: str, export_id: str) -> HTMLResponse:
     """Asks first; the deletion itself is the POST below."""
     store = _store(request)
     entry = _entry(store, dag_id, export_id)
-    return render(request, "confirm_delete.html", row=_row(request, store, entry), dag_id=dag_id, csrf=auth.csrf_token(user))
+    return render(request, "confirm_delete.html", row=_row(request, store, entry), dag_id=dag_id,
+                  csrf=auth.csrf_token(user))
 
 
 @router.post("/audiences/{dag_id}/exports/{export_id}/delete", name="delete",
-             dependencies=[Depends(requires_access_dag("DELETE"))])
+             dependencies=[Depends(auth.requires("delete"))])
 def delete(
     request: Request, user: GetUserDep, dag_id: str, export_id: str, csrf_token: Annotated[str, Form()] = ""
 ) -> RedirectResponse:
@@ -236,18 +248,34 @@ def delete(
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
 
 
-@router.post("/audiences/{dag_id}/refresh", name="refresh",
-             dependencies=[Depends(requires_access_dag("POST", DagAccessEntity.RUN))])
+def _trigger_body(store: ExportStore, dag_id: str, export_id: str) -> dict:
+    """What Airflow is asked to run: the audience's DAG as scheduled, or for `sna_adhoc_export` the
+    form again with the values one of its exports was made with."""
+    if dag_id != present.ADHOC_DAG_ID:
+        _audience(dag_id)
+        return {"logical_date": None}
+    if not export_id:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST,
+                            "an ad-hoc export is run again from one of its exports: none was given")
+    from sna_airflow.adhoc import form_params
+
+    entry = _entry(store, dag_id, export_id)
+    return {"logical_date": None, "conf": present.adhoc_form_values(entry, form_params())}
+
+
+@router.post("/audiences/{dag_id}/refresh", name="refresh", dependencies=[Depends(auth.requires("refresh"))])
 async def refresh(
-    request: Request, user: GetUserDep, dag_id: str, csrf_token: Annotated[str, Form()] = ""
+    request: Request, user: GetUserDep, dag_id: str, csrf_token: Annotated[str, Form()] = "",
+    export_id: Annotated[str, Form(max_length=64)] = "",
 ) -> RedirectResponse:
-    """Triggers the audience's DAG through Airflow's REST API with the user's own token."""
+    """Triggers the audience's DAG through Airflow's REST API with the user's own token (an ad-hoc
+    export: a new `sna_adhoc_export` run with the same form values)."""
     auth.check_csrf(request, user, csrf_token)
-    _audience(dag_id)
+    body = await run_in_threadpool(_trigger_body, _store(request), dag_id, export_id)
     token = auth.user_token(request)
     async with request.app.state.airflow_api(request) as client:
         response = await client.post(
-            f"api/v2/dags/{quote(dag_id, safe='')}/dagRuns", json={"logical_date": None},
+            f"api/v2/dags/{quote(dag_id, safe='')}/dagRuns", json=body,
             headers={"Authorization": f"Bearer {token}"},
         )
     if response.status_code >= 300:
