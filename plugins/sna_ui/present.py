@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sna.audience import Audience
@@ -120,6 +121,19 @@ def adhoc_form_values(entry: ExportEntry, fields: Iterable[str]) -> dict[str, An
     }
     wanted = set(fields)
     return {key: value for key, value in values.items() if key in wanted}
+
+
+def run_reference_date(run: Mapping[str, Any]) -> str | None:
+    """The reference date a DAG run exports (`sna_airflow.context.reference_date`): its logical date's
+    day in UTC, or the day it runs after; None when Airflow's answer holds neither."""
+    moment = run.get("logical_date") or run.get("run_after")
+    if not isinstance(moment, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (parsed.astimezone(UTC) if parsed.tzinfo else parsed).date().isoformat()
 
 
 def human_size(size: int) -> str:

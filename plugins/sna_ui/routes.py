@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -36,7 +38,6 @@ HISTORY_LENGTH = 60
 PRESIGNED_SECONDS = 300
 NOTICES = {
     "deleted": "The export was deleted (file, then entry).",
-    "triggered": "A new run of the audience's DAG was triggered.",
 }
 STATIC_FILES = {"sna.css": "text/css; charset=utf-8"}
 STATIC_DIR = Path(__file__).parent / "static"
@@ -279,11 +280,27 @@ async def refresh(
             headers={"Authorization": f"Bearer {token}"},
         )
     if response.status_code >= 300:
-        code = response.status_code if 400 <= response.status_code < 500 else status.HTTP_502_BAD_GATEWAY
-        raise HTTPException(code, f"Airflow did not trigger {dag_id}: HTTP {response.status_code} "
-                                  f"{_TRIGGER_FAILURES.get(response.status_code, '')}".rstrip())
-    target = request.url_for("audience", dag_id=dag_id).path + "?" + urlencode({"notice": "triggered"})
+        raise HTTPException(_our_code(response.status_code), f"Airflow did not trigger {dag_id}: HTTP "
+                            f"{response.status_code} {_TRIGGER_FAILURES.get(response.status_code, '')}".rstrip())
+    run_id = _answer(response, dag_id).get("dag_run_id")
+    if not isinstance(run_id, str) or not run_id:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Airflow triggered {dag_id} but named no run")
+    target = request.url_for("run", dag_id=dag_id, run_id=run_id).path
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _our_code(upstream: int) -> int:
+    return upstream if 400 <= upstream < 500 else status.HTTP_502_BAD_GATEWAY
+
+
+def _answer(response, dag_id: str) -> dict:
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Airflow's answer about {dag_id} is not a DAG run")
+    return document
 
 
 _TRIGGER_FAILURES = {
@@ -291,3 +308,53 @@ _TRIGGER_FAILURES = {
     409: "(a run of this DAG already exists for this date)", 422: "(Airflow refused the request)",
 }
 """Our words for Airflow's answer: its body is never echoed into the page."""
+
+RUN_STATES = {
+    "queued": "waiting for a worker",
+    "running": "running",
+    "success": "done",
+    "failed": "failed: the run's logs in Airflow say why",
+}
+FINAL_STATES = frozenset({"success", "failed"})
+POLL_SECONDS = 3
+
+
+def _airflow_ui_root(request: Request) -> str:
+    """Where Airflow's own UI is: the path this app is mounted under, without the plugin's prefix."""
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return root.rsplit("/", 1)[0] if root else ""
+
+
+@router.get("/audiences/{dag_id}/runs/{run_id}", name="run",
+            dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN))])
+async def run_page(
+    request: Request, dag_id: str, run_id: Annotated[str, PathParam(min_length=1, max_length=250)]
+) -> HTMLResponse:
+    """A triggered run until it ends: its state from Airflow's REST API (in process, with the user's own
+    token); the page reloads itself every few seconds while the run is queued or running."""
+    _audience(dag_id)
+    token = auth.user_token(request)
+    async with request.app.state.airflow_api(request) as client:
+        response = await client.get(
+            f"api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    if response.status_code == status.HTTP_404_NOT_FOUND:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Airflow has no run {run_id} of {dag_id}")
+    if response.status_code >= 300:
+        raise HTTPException(_our_code(response.status_code), f"Airflow did not show run {run_id} of {dag_id}: "
+                            f"HTTP {response.status_code} {_RUN_FAILURES.get(response.status_code, '')}".rstrip())
+    document = _answer(response, dag_id)
+    state = str(document.get("state") or "queued")
+    conf = document.get("conf") if isinstance(document.get("conf"), dict) else {}
+    name = conf.get("name") if dag_id == present.ADHOC_DAG_ID and isinstance(conf.get("name"), str) else None
+    return render(
+        request, "run.html",
+        dag_id=dag_id, run_id=run_id, state=state, state_text=RUN_STATES.get(state, state),
+        final=state in FINAL_STATES, poll_seconds=POLL_SECONDS, dry_run=bool(conf.get("dry_run")),
+        reference_date=present.run_reference_date(document), adhoc_name=name,
+        airflow_run=f"{_airflow_ui_root(request)}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}",
+    )
+
+
+_RUN_FAILURES = {401: "(not signed in)", 403: "(you may not see this DAG's runs)"}
