@@ -39,7 +39,7 @@ PRESIGNED_SECONDS = 300
 NOTICES = {
     "deleted": "The export was deleted (file, then entry).",
 }
-STATIC_FILES = {"sna.css": "text/css; charset=utf-8"}
+STATIC_FILES = {"sna.css": "text/css; charset=utf-8", "sna.js": "text/javascript; charset=utf-8"}
 STATIC_DIR = Path(__file__).parent / "static"
 
 

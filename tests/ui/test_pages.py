@@ -120,3 +120,24 @@ def test_an_audience_without_its_file_says_so_and_shows_its_newest_export(store,
     page = make_client(store, tokens["viewer"], audiences=lambda: []).get("/audiences/sna_gone").text
     assert "No audience file defines gone" in page
     assert "hashing sha256" in page and "email or phone (at least one)" in page
+
+
+def test_the_pages_say_that_a_later_run_of_the_same_day_replaces_an_export(store, make_client, tokens):
+    add_export(store, "newsletter_fr")
+    client = make_client(store, tokens["admin"])
+    for url in ("/", "/audiences/sna_newsletter_fr"):
+        assert "a later run of the same reference date replaces it" in client.get(url).text, url
+
+
+def test_a_notice_is_dropped_from_the_address_once_shown_by_a_script_the_policy_allows(store, make_client, tokens):
+    add_export(store, "newsletter_fr")
+    client = make_client(store, tokens["admin"])
+    page = client.get("/?notice=deleted")
+    assert "was deleted" in page.text
+    scripts = re.findall(r"<script[^>]*>", page.text)
+    assert scripts == ['<script src="/static/sna.js" defer>'], "no inline script: the policy forbids them"
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    script = client.get("/static/sna.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "history.replaceState" in script.text and '"notice"' in script.text

@@ -92,3 +92,10 @@ def test_a_successful_ad_hoc_run_links_to_its_exports(store, make_client, tokens
     client = make_client(store, tokens["admin"], airflow_api=airflow_runs["client"])
     page = client.get(f"/audiences/sna_adhoc_export/runs/{RUN_ID}").text
     assert 'href="/audiences/sna_adhoc_export?name=fr_vip"' in page
+
+
+def test_the_runs_page_says_which_export_it_replaces(store, make_client, tokens, airflow_runs):
+    add_export(store, "newsletter_fr")
+    client = make_client(store, tokens["admin"], airflow_api=airflow_runs["client"])
+    page = client.get(f"/audiences/sna_newsletter_fr/runs/{RUN_ID}").text
+    assert "replaces the export of 2024-06-02" in page
