@@ -100,6 +100,20 @@ def _rows(request: Request, user, store: ExportStore, entries: list[ExportEntry]
             for e in entries]
 
 
+DRY_RUNS_SHOWN = 10
+
+
+def _dry_rows(request: Request, store: ExportStore, *, audiences: set[str] | None, platform: str | None = None
+              ) -> list[dict]:
+    """The latest dry runs of `audiences` (None: every audience), as table rows (counts only)."""
+    found = store.registry.dry_runs.list(audiences=audiences, platform=platform, limit=DRY_RUNS_SHOWN)
+    return [{
+        "entry": d, "adhoc_name": present.adhoc_name(d.audience), "dag_id": present.dag_id_of(d.audience),
+        "overrides": present.overrides(d, _definitions(request).get(d.audience)),
+        "filters": present.filter_summary(d.filters), "reasons": present.main_reasons(d.excluded),
+    } for d in found]
+
+
 def _row(request: Request, store: ExportStore, entry: ExportEntry) -> dict:
     return {
         "entry": entry,
@@ -124,7 +138,7 @@ def index(
 ) -> HTMLResponse:
     """Exports of the audiences the user may read, newest first, one page at a time."""
     store = _store(request)
-    known = store.registry.audiences()
+    known = sorted(set(store.registry.audiences()) | set(store.registry.dry_runs.audiences()))
     readable = auth.readable_audiences(user, known)
     audience = audience or None
     platform = platform if platform in present.PLATFORM_LABELS else None
@@ -135,9 +149,11 @@ def index(
     entries, total = exports_page(
         store.registry, audiences=scope, platform=platform, limit=per_page, offset=(page - 1) * per_page
     )
+    dry_scope = scope if audience is None else ({audience} & readable)
     return render(
         request, "index.html",
         rows=_rows(request, user, store, entries), total=total, page=page, per_page=per_page,
+        dry_runs=_dry_rows(request, store, audiences=dry_scope, platform=platform) if page == 1 else [],
         pages=max(1, -(-total // per_page)), audiences=sorted(readable), audience=audience, platform=platform,
         platforms=present.PLATFORM_LABELS, csrf=auth.csrf_token(user),
     )
@@ -160,23 +176,25 @@ def audience_page(
     `sna_adhoc_export`: the ad-hoc exports, all of them or those of one export `name`."""
     store = _store(request)
     if dag_id == present.ADHOC_DAG_ID:
-        scope = ({present.ADHOC_PREFIX + name} if name else
-                 {a for a in store.registry.audiences() if present.adhoc_name(a) is not None})
+        known = set(store.registry.audiences()) | set(store.registry.dry_runs.audiences())
+        scope = {present.ADHOC_PREFIX + name} if name else {a for a in known if present.adhoc_name(a) is not None}
         title = f"{name} (ad hoc)" if name else "Ad-hoc exports"
     else:
         scope, title = {_audience(dag_id)}, _audience(dag_id)
     latest = store.registry.list(audiences=scope, limit=HISTORY_LENGTH) if scope else []
-    if not latest:
+    dry_runs = _dry_rows(request, store, audiences=scope) if scope else []
+    if not latest and not dry_runs:
         raise NotFoundError(f"{title} has no export")
     chart = None
-    if len(scope) == 1:
+    if len(scope) == 1 and latest:
         history = sorted(latest, key=lambda e: (e.reference_date, e.created_at))
         chart = charts.size_history([e.reference_date.isoformat() for e in history], [e.rows for e in history],
                                     [e.scanned for e in history])
-    view = present.audience_view(title, _definitions(request).get(title), latest[0])
+    newest = latest[0] if latest else dry_runs[0]["entry"]
+    view = present.audience_view(title, _definitions(request).get(title), newest)
     return render(
         request, "audience.html",
-        audience=view, dag_id=dag_id, chart=chart, rows=_rows(request, user, store, latest),
+        audience=view, dag_id=dag_id, chart=chart, rows=_rows(request, user, store, latest), dry_runs=dry_runs,
         actions=auth.allowed_actions(user, {dag_id}).get(dag_id, set()), csrf=auth.csrf_token(user),
     )
 

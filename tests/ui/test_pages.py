@@ -141,3 +141,46 @@ def test_a_notice_is_dropped_from_the_address_once_shown_by_a_script_the_policy_
     script = client.get("/static/sna.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert "history.replaceState" in script.text and '"notice"' in script.text
+
+
+def add_dry_run(store, audience: str = "newsletter_fr", day: int = 0, **fields):
+    from datetime import UTC, date, datetime, timedelta
+
+    from sna.registry.dry_runs import DryRun
+
+    reference = date(2024, 1, 1) + timedelta(days=day)
+    values = {"id": f"dry-{audience.replace('/', '-')}-{day}", "run_key": f"{audience}/{reference.isoformat()}",
+              "audience": audience, "platform": "google", "hashing": "none",
+              "filters": {"require_complete": True}, "reference_date": reference,
+              "created_at": datetime(2024, 1, 1, 7, tzinfo=UTC) + timedelta(days=day), "scanned": 4978, "rows": 154,
+              "excluded": {"filtered_group": 4800, "missing_phone": 24}, "warnings": [], "dag_run_id": "manual__x"}
+    values.update(fields)
+    dry_run = DryRun(**values)
+    store.registry.dry_runs.record(dry_run)
+    return dry_run
+
+
+def test_dry_runs_are_shown_marked_no_file_with_their_counts(store, make_client, tokens):
+    add_export(store, "newsletter_fr")
+    dry = add_dry_run(store, "newsletter_fr", day=3, hashing="sha256")
+    client = make_client(store, tokens["admin"])
+    for url in ("/", "/audiences/sna_newsletter_fr"):
+        page = client.get(url).text
+        start = page.index(f'data-dry-run-id="{dry.id}"')
+        row = page[start:page.index("</tr>", start)]
+        assert "dry run: no file" in row and ">154<" in row and ">4978<" in row and "2024-01-04" in row
+        assert "not in the chosen customer groups (filtered_group): 4800" in row
+        assert "/download" not in row and "delete" not in row
+
+
+def test_dry_runs_are_shown_only_to_readers_of_their_audience(store, make_client, tokens, secret_audience_hidden):
+    add_export(store, "public")
+    add_export(store, "secret")
+    add_dry_run(store, "public")
+    hidden = add_dry_run(store, "secret")
+    adhoc = add_dry_run(store, "adhoc_export/fr_vip")
+    viewer = make_client(store, tokens["viewer"])
+    listing = viewer.get("/").text
+    assert "dry-public-0" in listing and hidden.id not in listing and adhoc.id in listing
+    assert adhoc.id in viewer.get("/audiences/sna_adhoc_export?name=fr_vip").text
+    assert hidden.id not in viewer.get("/?audience=secret").text

@@ -12,6 +12,7 @@ from sna.registry.database import timestamp_type
 
 EXPORTS = "sna_exports"
 LEASES = "sna_exports_leases"
+DRY_RUNS = "sna_dry_runs"
 VERSION_TABLE = "sna_registry_version"
 """Not `alembic_version`: the registry may share a database with Airflow's own migrations."""
 
@@ -62,3 +63,24 @@ leases = sa.Table(
     sa.Column("acquired_at", timestamp_type(), nullable=False),
     sa.Column("expires_at", timestamp_type(), nullable=False),
 )
+
+dry_runs = sa.Table(
+    DRY_RUNS,
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("run_key", sa.String(255), nullable=False),
+    sa.Column("audience", sa.String(64), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("hashing", sa.String(16), nullable=False),
+    sa.Column("filters", sa.Text, nullable=False),
+    sa.Column("reference_date", sa.Date, nullable=False),
+    sa.Column("created_at", timestamp_type(), nullable=False),
+    sa.Column("scanned", sa.BigInteger, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("excluded", sa.Text, nullable=False),
+    sa.Column("warnings", sa.Text, nullable=False),
+    sa.Column("dag_run_id", sa.String(250), nullable=True),
+    sa.UniqueConstraint("run_key", name=f"uq_{DRY_RUNS}_run_key"),
+)
+"""Dry runs: what a run would export (counts only, no file), one per audience and reference date."""
+sa.Index(f"ix_{DRY_RUNS}_audience_created", dry_runs.c.audience, dry_runs.c.created_at)
