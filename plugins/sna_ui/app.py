@@ -20,10 +20,12 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sna.audience import Audience
+from sna.delivery.sync import DeliveryReport
 from sna.errors import NotFoundError, SnaError
 from sna.exports import ExportStore
+from sna.registry import ExportEntry
 from sna_ui.routes import render, router
-from sna_ui.store import airflow_store, yaml_audiences
+from sna_ui.store import airflow_store, engine_delivery, yaml_audiences
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -38,6 +40,7 @@ SECURITY_HEADERS = {
 
 AirflowApi = Callable[[Request], httpx.AsyncClient]
 AudienceFiles = Callable[[], Iterable[Audience]]
+Deliverer = Callable[[ExportEntry], DeliveryReport]
 
 
 def templates() -> Environment:
@@ -80,9 +83,11 @@ def create_app(
     store_factory: Callable[[], ExportStore] = airflow_store,
     airflow_api: AirflowApi = airflow_api_client,
     audiences: AudienceFiles = yaml_audiences,
+    deliver: Deliverer = engine_delivery,
 ) -> FastAPI:
     """`audiences` reads the audience files (once per request that needs them): the page shows each
-    audience as its file defines it, not as its newest run overrode it."""
+    audience as its file defines it, not as its newest run overrode it. `deliver` sends a recorded
+    export to its platform ("Deliver now")."""
     app = FastAPI(
         title="Audience exports",
         dependencies=[Depends(requires_access_view(AccessView.PLUGINS))],
@@ -91,6 +96,7 @@ def create_app(
     app.state.store = LazyStore(store_factory)
     app.state.airflow_api = airflow_api
     app.state.audiences = audiences
+    app.state.deliver = deliver
     app.state.templates = templates()
 
     @app.middleware("http")

@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from sna.audience import Audience
 from sna.errors import NotFoundError, SnaError
 from sna.exports import ExportStore
+from sna.locks import RunInProgressError
 from sna.registry import ExportEntry
 from sna_ui import auth, charts, present
 from sna_ui.listing import exports_page
@@ -115,10 +116,12 @@ def _dry_rows(request: Request, store: ExportStore, *, audiences: set[str] | Non
 
 
 def _row(request: Request, store: ExportStore, entry: ExportEntry) -> dict:
+    definition = _definitions(request).get(entry.audience)
     return {
         "entry": entry,
+        "delivers": definition is not None and definition.delivery is not None,
         "adhoc_name": present.adhoc_name(entry.audience),
-        "overrides": present.overrides(entry, _definitions(request).get(entry.audience)),
+        "overrides": present.overrides(entry, definition),
         "file_name": store.file_name(entry),
         "dag_id": present.dag_id_of(entry.audience),
         "filters": present.filter_summary(entry.filters),
@@ -265,6 +268,41 @@ def delete(
     store.delete(entry.id)
     target = request.url_for("index").path + "?" + urlencode({"notice": "deleted"})
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:300]
+
+
+@router.post("/audiences/{dag_id}/exports/{export_id}/deliver", name="deliver",
+             dependencies=[Depends(auth.requires("deliver"))])
+def deliver(
+    request: Request, user: GetUserDep, dag_id: str, export_id: str, csrf_token: Annotated[str, Form()] = ""
+) -> HTMLResponse:
+    """Delivers the export to its platform now (the engine's `deliver_export`, with the delivery block
+    of its audience file), then shows the counts, or one line saying why not: never a traceback, never
+    a token (an unexpected error shows only its type; the log gets no more)."""
+    auth.check_csrf(request, user, csrf_token)
+    store = _store(request)
+    entry = _entry(store, dag_id, export_id)
+    definition = _definitions(request).get(entry.audience)
+    if definition is None or definition.delivery is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"audience {entry.audience} has no delivery block in "
+                                                       "its audience file: nothing to deliver to")
+    try:
+        report = request.app.state.deliver(entry)
+    except RunInProgressError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, _one_line(error)) from None
+    except NotFoundError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, _one_line(error)) from None
+    except SnaError as error:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, _one_line(error)) from None
+    except Exception as error:  # noqa: BLE001 - its message may hold a URL with a token: only its type
+        log.error("delivery of export %s failed: internal error %s", entry.id, type(error).__name__)
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"delivery of export {entry.id} failed: "
+                            f"internal error ({type(error).__name__}); see the API server's log") from None
+    return render(request, "delivered.html", row=_row(request, store, entry), dag_id=dag_id, report=report)
 
 
 def _trigger_body(store: ExportStore, dag_id: str, export_id: str) -> dict:
