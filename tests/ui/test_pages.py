@@ -184,3 +184,16 @@ def test_dry_runs_are_shown_only_to_readers_of_their_audience(store, make_client
     assert "dry-public-0" in listing and hidden.id not in listing and adhoc.id in listing
     assert adhoc.id in viewer.get("/audiences/sna_adhoc_export?name=fr_vip").text
     assert hidden.id not in viewer.get("/?audience=secret").text
+
+
+def test_hostile_values_in_the_new_parts_are_escaped(store, make_client, tokens):
+    from sna.registry import Delivery
+
+    hostile = '<script>alert("x")</script>'
+    add_export(store, "evil", hashing=hostile, delivery=Delivery(status=hostile, destination=hostile),
+               filters={"require_complete": hostile}, excluded={hostile: 2})
+    add_dry_run(store, "evil", day=1, hashing=hostile, filters={hostile: hostile}, excluded={hostile: 1})
+    client = make_client(store, tokens["admin"])
+    for url in ("/", "/audiences/sna_evil", f"/audiences/sna_evil/runs/{hostile}"):
+        page = client.get(url)
+        assert "<script>alert" not in page.text, url
