@@ -63,7 +63,6 @@ def render(request: Request, template: str, status_code: int = 200, headers: dic
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
-
 def _audience(dag_id: str) -> str:
     audience = present.audience_of(dag_id)
     if audience is None:
