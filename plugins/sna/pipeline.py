@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -442,6 +442,21 @@ class ExportPipeline:
             raise NotFoundError(f"run {job.run_key}: nothing staged by {previous} (it must run first)")
         return recorded
 
+    def record_dry_run(self, job: ExportJob, stats: dict[str, Any]) -> None:
+        """A dry run's counts (`validate`'s), recorded so the page can show it: no file, no export entry.
+        It replaces the dry run of the same audience and date; its audience's dry runs older than the
+        audience's retention are dropped."""
+        from sna.registry.dry_runs import DryRun
+
+        now = datetime.now(UTC)
+        a = job.audience
+        self.store.registry.dry_runs.record(DryRun(
+            id=new_export_id(now), run_key=job.run_key, audience=job.audience_id, platform=a.platform,
+            hashing=a.hashing, filters=self.applied_filters(a), reference_date=job.reference_date, created_at=now,
+            scanned=stats["scanned"], rows=stats["exported"], excluded=dict(stats["excluded"]),
+            warnings=list(stats["warnings"]), dag_run_id=job.run_id,
+        ), keep_after=now - timedelta(days=a.retention_days))
+
     @staticmethod
     def applied_filters(audience: Audience) -> dict[str, Any]:
         """The filters as applied, for the export history (as the original module shows them)."""
@@ -547,6 +562,7 @@ class ExportPipeline:
                 self.extract(job)
                 stats = self.validate(job)
                 if dry_run:
+                    self.record_dry_run(job, stats)
                     report = self._report(job, stats, dry_run=True)
                     if deliver and job.audience.delivery is not None:
                         report.delivery = self.preview_delivery(job).to_dict()

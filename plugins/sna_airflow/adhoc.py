@@ -50,7 +50,7 @@ def form_params() -> dict[str, Param]:
         "hashing": Param("none", type="string", enum=["none", "sha256"], title="Hashing"),
         "require_complete": Param(True, type="boolean", title="Require complete records"),
         "value": Param("none", type="string", enum=["none", "total_spent"], title="Customer value (Meta only)"),
-        "dry_run": Param(False, type="boolean", title="Dry run", description="Only count: no file, no entry."),
+        "dry_run": Param(False, type="boolean", title="Dry run", description="Only count: no file, no export (the counts show as a dry run on Audience exports)."),
     }
 
 

@@ -71,7 +71,8 @@ def run_params(audience: Audience) -> dict[str, Param]:
     """The trigger form: one-run overrides, defaulting to the YAML's values (scheduled runs use them)."""
     return {
         "dry_run": Param(False, type="boolean", title="Dry run",
-                         description="Only count (scanned, exported, excluded by reason): no file, no entry."),
+                         description="Only count (scanned, exported, excluded by reason): no file, no export; "
+                                     "the counts show as a dry run on Audience exports."),
         "hashing": Param(audience.hashing, type="string", enum=["none", "sha256"], title="Hashing",
                          values_display={"none": "none (platform hashes on upload)", "sha256": "SHA-256"}),
         "require_complete": Param(audience.require_complete, type="boolean", title="Require complete records",

@@ -58,7 +58,8 @@ def audience_doc(audience: Audience) -> str:
         (
             "The reference date is the run's logical date (a manual run: the day it was triggered); a rerun "
             "of the same run replaces its file and its entry. The trigger form overrides `hashing` and "
-            "`require_complete` for one run; `dry_run` only counts (no file, no entry)."
+            "`require_complete` for one run; `dry_run` only counts (no file, no export; shown as a dry run on "
+            "Audience exports)."
         ),
     ]
     return "\n".join(lines)

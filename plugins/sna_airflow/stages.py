@@ -27,6 +27,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def count_table(stats: dict[str, Any], *, dry_run: bool = False) -> str:
+    """The counts as a short table for the task log: scanned, exported, then one `reason: count` a line."""
+    excluded = {str(k): int(v) for k, v in stats["excluded"].items()}
+    lines = ["dry run: no file"] if dry_run else []
+    lines += [f"scanned: {stats['scanned']}", f"exported: {stats.get('exported', stats.get('rows'))}",
+              f"excluded: {sum(excluded.values())}" + (", by reason:" if excluded else "")]
+    lines += [f"  {reason}: {count}" for reason, count in sorted(excluded.items(), key=lambda i: (-i[1], i[0]))]
+    return "\n".join(lines)
+
+
 def _log_counts(stats: dict[str, Any]) -> None:
     log.info("scanned %s, exported %s, excluded %s", stats["scanned"], stats.get("exported", stats.get("rows")),
              stats["excluded"])
@@ -76,13 +86,18 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
 
     @task(task_id="validate", multiple_outputs=False)
     def validate(**context: Any) -> dict[str, Any]:
-        """Filters and checks every customer; a dry run stops here and removes its staging."""
-        with leased_pipeline(audience_of, context, last=is_dry_run(context), namespace=namespace) as (pipeline, job):
+        """Filters and checks every customer, and logs the counts as a table; a dry run stops here,
+        removes its staging and records its counts (no file)."""
+        dry_run = is_dry_run(context)
+        with leased_pipeline(audience_of, context, last=dry_run, namespace=namespace) as (pipeline, job):
             stats = pipeline.validate(job)
-            if is_dry_run(context):
+            if dry_run:
                 pipeline.cleanup(job)
-        _log_counts(stats)
-        return {**stats, "dry_run": is_dry_run(context)}
+                pipeline.record_dry_run(job, stats)  # shown on the "Audience exports" page, counts only
+        log.info("counts of %s for %s:\n%s", job.audience_id, job.reference_date, count_table(stats, dry_run=dry_run))
+        for warning in stats.get("warnings", []):
+            log.warning("%s", warning)
+        return {**stats, "dry_run": dry_run}
 
     @task(task_id="render", multiple_outputs=False)
     def render(**context: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import httpx
@@ -19,10 +19,13 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from sna.audience import Audience
+from sna.delivery.sync import DeliveryReport
 from sna.errors import NotFoundError, SnaError
 from sna.exports import ExportStore
-from sna_ui.routes import router
-from sna_ui.store import airflow_store
+from sna.registry import ExportEntry
+from sna_ui.routes import render, router
+from sna_ui.store import airflow_store, engine_delivery, yaml_audiences
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -36,6 +39,8 @@ SECURITY_HEADERS = {
 }
 
 AirflowApi = Callable[[Request], httpx.AsyncClient]
+AudienceFiles = Callable[[], Iterable[Audience]]
+Deliverer = Callable[[ExportEntry], DeliveryReport]
 
 
 def templates() -> Environment:
@@ -75,8 +80,14 @@ class LazyStore:
 
 
 def create_app(
-    store_factory: Callable[[], ExportStore] = airflow_store, airflow_api: AirflowApi = airflow_api_client
+    store_factory: Callable[[], ExportStore] = airflow_store,
+    airflow_api: AirflowApi = airflow_api_client,
+    audiences: AudienceFiles = yaml_audiences,
+    deliver: Deliverer = engine_delivery,
 ) -> FastAPI:
+    """`audiences` reads the audience files (once per request that needs them): the page shows each
+    audience as its file defines it, not as its newest run overrode it. `deliver` sends a recorded
+    export to its platform ("Deliver now")."""
     app = FastAPI(
         title="Audience exports",
         dependencies=[Depends(requires_access_view(AccessView.PLUGINS))],
@@ -84,6 +95,8 @@ def create_app(
     )
     app.state.store = LazyStore(store_factory)
     app.state.airflow_api = airflow_api
+    app.state.audiences = audiences
+    app.state.deliver = deliver
     app.state.templates = templates()
 
     @app.middleware("http")
@@ -98,10 +111,8 @@ def create_app(
             from airflow.api_fastapi.app import get_auth_manager
 
             login_url = get_auth_manager().get_url_login()
-        html = app.state.templates.get_template("error.html").render(
-            status_code=status_code, message=message, login_url=login_url
-        )
-        return HTMLResponse(html, status_code=status_code, headers=headers)
+        return render(request, "error.html", status_code=status_code, headers=headers,
+                      message=message, login_url=login_url)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> HTMLResponse:

@@ -1,30 +1,73 @@
 """Who may do what: Airflow's auth manager decides, per audience DAG; plus CSRF defences for POSTs.
 
-Permissions follow the audience's DAG (`sna_<audience>`): reading it lets a user see its exports,
-editing it lets them download the files (customer data), deleting it lets them delete exports,
-triggering it lets them refresh now.
+Permissions follow the audience's DAG (`sna_<audience>`, `sna_adhoc_export` for ad-hoc exports):
+reading it lets a user see its exports, editing it lets them download the files (customer data) and
+deliver them, deleting it lets them delete exports, triggering it lets them refresh now. The page
+offers an action only to a user its route would let through (`ACTIONS`: the same questions).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import defaultdict
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.core_api.security import requires_access_dag
 from airflow.configuration import conf
 from fastapi import HTTPException, Request, status
 
 from sna_ui.present import dag_id_of
 
+ACTIONS: dict[str, tuple[str, DagAccessEntity | None]] = {
+    "download": ("PUT", None),
+    "deliver": ("PUT", None),
+    "delete": ("DELETE", None),
+    "refresh": ("POST", DagAccessEntity.RUN),
+}
+"""What each action asks of the auth manager about the audience's DAG: its route's dependency
+(`requires(action)`) and its button (`allowed_actions`) ask the same question."""
 
-def readable_audiences(user: BaseUser, audiences: list[str]) -> set[str]:
-    """The audiences whose DAG the user may read (one batch question to the auth manager)."""
-    by_dag = {dag_id_of(name): name for name in audiences}
+
+def requires(action: str):  # noqa: ANN201 - FastAPI's dependency
+    """The route dependency of an action: Airflow's own `requires_access_dag` with the action's question."""
+    method, entity = ACTIONS[action]
+    return requires_access_dag(method, entity)
+
+
+def readable_audiences(user: BaseUser, audiences: Iterable[str]) -> set[str]:
+    """The audiences whose DAG the user may read (one batch question to the auth manager); every
+    ad-hoc export shares the DAG `sna_adhoc_export`."""
+    by_dag: dict[str, set[str]] = defaultdict(set)
+    for name in audiences:
+        by_dag[dag_id_of(name)].add(name)
     allowed = get_auth_manager().filter_authorized_dag_ids(dag_ids=set(by_dag), user=user, method="GET")
-    return {by_dag[dag_id] for dag_id in allowed}
+    return {name for dag_id in allowed for name in by_dag[dag_id]}
+
+
+def allowed_actions(user: BaseUser, dag_ids: Iterable[str]) -> dict[str, set[str]]:
+    """For each DAG id, the actions of `ACTIONS` the user may take (as `requires_access_dag` asks:
+    the DAG's id and team)."""
+    from airflow.models.dag import DagModel
+
+    wanted = sorted(set(dag_ids))
+    if not wanted:
+        return {}
+    teams = DagModel.get_dag_id_to_team_name_mapping(wanted)
+    manager = get_auth_manager()
+    return {
+        dag_id: {
+            action for action, (method, entity) in ACTIONS.items()
+            if manager.is_authorized_dag(method=method, access_entity=entity, user=user,
+                                         details=DagDetails(id=dag_id, team_name=teams.get(dag_id)))
+        }
+        for dag_id in wanted
+    }
 
 
 def _csrf_secret() -> bytes:

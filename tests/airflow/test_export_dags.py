@@ -103,8 +103,9 @@ def test_meta_audience_run_with_customer_value(airflow_db, production_connection
     assert asset_events("sna_newsletter_test", dag_run.run_id)[0]["export_id"] == entry.id
 
 
-def test_manual_dry_run_counts_and_writes_nothing(google_audience, boto3_s3_client) -> None:
-    dag_run, values = run_dag("sna_vip_test", conf={"dry_run": True})
+def test_manual_dry_run_counts_and_writes_nothing(google_audience, boto3_s3_client, caplog) -> None:
+    caplog.set_level("INFO", logger="sna_airflow.stages")
+    dag_run, values = run_dag("sna_vip_test", conf={"dry_run": True, "hashing": "sha256"})
 
     assert dag_run.state == "success"
     assert task_states(dag_run) == {"extract": "success", "validate": "success", "render": "skipped",
@@ -115,6 +116,24 @@ def test_manual_dry_run_counts_and_writes_nothing(google_audience, boto3_s3_clie
     assert objects(boto3_s3_client, google_audience["bucket"]) == {}, "no file and no staging"
     assert registry(google_audience["registry_url"]).count() == 0
     assert asset_events("sna_vip_test", dag_run.run_id) == []
+    (dry,) = registry(google_audience["registry_url"]).dry_runs.list(audience="vip_test")
+    assert (dry.rows, dry.scanned, dry.excluded) == (counts["exported"], counts["scanned"], counts["excluded"])
+    assert dry.hashing == "sha256" and dry.dag_run_id == dag_run.run_id
+    logged = caplog.text
+    assert f"scanned: {counts['scanned']}" in logged and f"exported: {counts['exported']}" in logged
+    for reason, count in counts["excluded"].items():
+        assert f"  {reason}: {count}\n" in logged + "\n"
+
+
+def test_the_count_table_of_the_validate_log() -> None:
+    from sna_airflow.stages import count_table
+
+    table = count_table({"scanned": 4978, "exported": 154, "excluded": {"missing_phone": 24, "filtered_group": 4800},
+                         "warnings": []}, dry_run=True)
+    assert table.splitlines() == [
+        "dry run: no file", "scanned: 4978", "exported: 154", "excluded: 4824, by reason:",
+        "  filtered_group: 4800", "  missing_phone: 24",
+    ]
 
 
 def test_manual_run_params_override_the_yaml_for_one_run(google_audience, boto3_s3_client) -> None:

@@ -161,8 +161,9 @@ def test_every_route_refuses_whoever_may_not_use_it(store, make_client, tokens, 
 
     public = add_export(store, "public", content=FILE_CONTENT)
     secret = add_export(store, "secret", content=FILE_CONTENT)
-    values = {"public": {"dag_id": "sna_public", "export_id": public.id, "file": "sna.css"},
-              "secret": {"dag_id": "sna_secret", "export_id": secret.id, "file": "sna.css"}}
+    run_id = "manual__2024-01-01T00:00:00+00:00"
+    values = {"public": {"dag_id": "sna_public", "export_id": public.id, "file": "sna.css", "run_id": run_id},
+              "secret": {"dag_id": "sna_secret", "export_id": secret.id, "file": "sna.css", "run_id": run_id}}
     routes = route_methods(create_app(store_factory=lambda: store))
     clients = {"anonymous": make_client(store, airflow_api=airflow_api),
                "viewer": make_client(store, tokens["viewer"], airflow_api=airflow_api),

@@ -144,6 +144,19 @@ def test_dry_run_and_preview_write_nothing(pipeline, s3_storage_url):
     assert pipeline.store.list() == []
 
 
+def test_a_dry_run_is_recorded_as_counts_without_a_file(pipeline, s3_storage_url):
+    job = ExportJob(Audience(name="dry", platform="google", hashing="sha256"), REFERENCE, run_id="manual__1")
+    report = pipeline.run(job, dry_run=True)
+    (dry,) = pipeline.store.registry.dry_runs.list(audience="dry")
+    assert (dry.rows, dry.scanned, dry.excluded) == (report.rows, report.scanned, report.excluded)
+    assert (dry.hashing, dry.platform, dry.run_key, dry.dag_run_id) == ("sha256", "google", "dry/2026-11-01",
+                                                                        "manual__1")
+    assert dry.filters == ExportPipeline.applied_filters(job.audience) and dry.reference_date == REFERENCE
+    assert pipeline.store.list() == [] and s3_objects(s3_storage_url) == []
+    again = pipeline.run(job, dry_run=True)
+    assert [d.rows for d in pipeline.store.registry.dry_runs.list(audience="dry")] == [again.rows]  # replaced
+
+
 def test_require_complete_false_keeps_partial_rows(pipeline, tmp_path):
     complete = pipeline.preview(ExportJob(Audience(name="c", platform="google"), REFERENCE))
     partial = pipeline.run(

@@ -132,3 +132,45 @@ def secret_audience_hidden(airflow_auth):
     airflow_app._AuthManagerState.instance = restricted
     yield
     airflow_app._AuthManagerState.instance = original
+
+
+@pytest.fixture
+def token_for(airflow_auth):
+    """A real JWT for any user name and SimpleAuthManager role."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return lambda username, role="viewer": airflow_auth.generate_jwt(SimpleAuthManagerUser(username=username,
+                                                                                             role=role))
+
+
+@pytest.fixture
+def grants(airflow_auth):
+    """An auth manager that, like a real RBAC set-up, grants some users only some DAG permissions:
+    `grants[username] = {(method, access_entity or None, dag_id or "*"), ...}`; other users keep their role's."""
+    from airflow.api_fastapi import app as airflow_app
+
+    table: dict[str, set[tuple[str, object, str]]] = {}
+
+    class Granted(type(airflow_auth)):
+        def is_authorized_dag(self, *, method, user, access_entity=None, details=None):
+            if user.username not in table:
+                return super().is_authorized_dag(method=method, user=user, access_entity=access_entity,
+                                                 details=details)
+            dag_id = details.id if details is not None else None
+            return any(m == method and e == access_entity and d in ("*", dag_id) for m, e, d in table[user.username])
+
+        def filter_authorized_dag_ids(self, *, dag_ids, user, method="GET", team_name=None):
+            return {d for d in dag_ids if self.is_authorized_dag(method=method, user=user,
+                                                                 details=_details(d, team_name))}
+
+    def _details(dag_id, team_name):
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+        return DagDetails(id=dag_id, team_name=team_name)
+
+    manager = Granted()
+    manager.init()
+    original = airflow_app._AuthManagerState.instance
+    airflow_app._AuthManagerState.instance = manager
+    yield table
+    airflow_app._AuthManagerState.instance = original

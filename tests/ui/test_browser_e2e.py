@@ -25,6 +25,7 @@ CHROMIUM = "/usr/bin/chromium"
 PASSWORDS = {"admin": "admin-e2e-pw", "viewer": "viewer-e2e-pw"}
 
 pytestmark = pytest.mark.slow
+EXPORT_ROWS = "table.exports:not(.dry-runs) tbody tr"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,12 @@ def demo(tmp_path_factory):
     for name in ("newsletter_meta", "vip_google"):
         audience = load_audience(PROJECT / "config" / "audiences" / f"{name}.yaml")
         for day in (1, 2):
-            runtime.pipeline().run(ExportJob(audience, date(2024, 6, day)))
+            job = ExportJob(audience, date(2024, 6, day))
+            if name == "vip_google" and day == 2:  # a manual run with the trigger form's one-off settings
+                job = job.with_overrides(hashing="sha256", require_complete=False)
+            runtime.pipeline().run(job)
+        if name == "newsletter_meta":
+            runtime.pipeline().run(ExportJob(audience, date(2024, 6, 3)), dry_run=True)
     runtime.close()
     return folder, locations, runtime.store()
 
@@ -68,6 +74,7 @@ def api_server(demo, tmp_path_factory):
         AIRFLOW__API_AUTH__JWT_SECRET="sna-e2e-" + "fedcba9876543210" * 5,
         SNA_STORAGE_URL=locations.storage_url,
         SNA_REGISTRY_URL=locations.registry_url,
+        PYTHONPATH=os.pathsep.join([str(PROJECT / "plugins"), str(PROJECT)]),  # this checkout, not the venv's
     )
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=180)
     with airflow_api_server(env, home / "api-server.log") as base:
@@ -107,10 +114,12 @@ def test_admin_lists_downloads_and_deletes_inside_the_airflow_ui(demo, api_serve
     context, page = _sign_in(browser, api_server, "admin")
     page.goto(f"{api_server}/plugin/sna-exports")
     frame = page.frame_locator("iframe")
-    rows = frame.locator("table.exports tbody tr")
+    rows = frame.locator(EXPORT_ROWS)
     rows.first.wait_for(timeout=30_000)
     assert rows.count() == 4
     assert frame.locator("p.count").inner_text() == "4 exports, newest first."
+    assert "one-off: hashing sha256" in frame.locator(f'tr[data-export-id="{kept.id}"]').inner_text()
+    assert "dry run: no file" in frame.locator("table.dry-runs tbody tr").first.inner_text()
     page.screenshot(path=ARTIFACTS / "audience-exports.png")
 
     with page.expect_download() as download_info:
@@ -125,13 +134,20 @@ def test_admin_lists_downloads_and_deletes_inside_the_airflow_ui(demo, api_serve
     frame.get_by_role("button", name="Delete").click()
     frame.locator("p.notice").wait_for()
     assert "was deleted" in frame.locator("p.notice").inner_text()
-    assert frame.locator("table.exports tbody tr").count() == 3
+    assert frame.locator(EXPORT_ROWS).count() == 3
+    (plugin_frame,) = page.main_frame.child_frames
+    page.wait_for_function("() => !document.querySelector('iframe').contentWindow.location.search"
+                           ".includes('notice')", timeout=10_000)
+    assert "notice" not in plugin_frame.url, "a reload would announce the deletion again"
     assert store.registry.get(doomed.id) is None
     assert not store.storage.exists(doomed.file_key)
     assert store.registry.get(kept.id) is not None
 
     frame.locator(f'tr[data-export-id="{kept.id}"] td a').first.click()
-    frame.locator("svg.chart circle").first.wait_for()
+    frame.locator("svg.chart.size rect").first.wait_for()
+    heading = frame.locator("section.audience h2").inner_text()
+    assert "hashing none" in heading and "complete records required" in heading, heading  # as its file says
+    assert frame.get_by_role("button", name="Refresh now").count() == 1
     page.screenshot(path=ARTIFACTS / "audience-exports-audience.png")
     context.close()
 
@@ -140,7 +156,10 @@ def test_viewer_sees_the_list_without_download_or_delete(demo, api_server, brows
     context, page = _sign_in(browser, api_server, "viewer")
     page.goto(f"{api_server}/plugin/sna-exports")
     frame = page.frame_locator("iframe")
-    frame.locator("table.exports tbody tr").first.wait_for(timeout=30_000)
-    assert frame.locator("table.exports tbody tr").count() >= 3
+    frame.locator(EXPORT_ROWS).first.wait_for(timeout=30_000)
+    assert frame.locator(EXPORT_ROWS).count() >= 3
     assert frame.locator("a.download").count() == 0 and frame.locator("a.delete").count() == 0
+    frame.locator(f"{EXPORT_ROWS} td a").first.click()
+    frame.locator("svg.chart.size rect").first.wait_for()
+    assert frame.get_by_role("button", name="Refresh now").count() == 0, "a viewer cannot trigger the DAG"
     context.close()

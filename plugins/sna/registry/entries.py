@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
@@ -15,6 +15,9 @@ from sqlalchemy.engine import URL, Engine
 from sna.registry import schema
 from sna.registry.database import from_naive_utc, make_engine, registry_errors, shown_url, to_naive_utc
 from sna.registry.tables import exports
+
+if TYPE_CHECKING:
+    from sna.registry.dry_runs import DryRuns
 
 MAX_PAGE = 1000
 
@@ -81,6 +84,13 @@ class Registry:
 
     def _errors(self, action: str):  # noqa: ANN202 - a context manager
         return registry_errors(self.engine, action)
+
+    @property
+    def dry_runs(self) -> DryRuns:
+        """The dry runs recorded beside the entries (counts only, no file)."""
+        from sna.registry.dry_runs import DryRuns
+
+        return DryRuns(self.engine)
 
     def ensure_schema(self) -> None:
         """Creates or upgrades every registry table (entries and leases) to the newest version."""

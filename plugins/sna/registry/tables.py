@@ -13,6 +13,7 @@ from sna.registry.database import timestamp_type
 EXPORTS = "sna_exports"
 LEASES = "sna_exports_leases"
 ACCESS_LOG = "sna_access_log"
+DRY_RUNS = "sna_dry_runs"
 VERSION_TABLE = "sna_registry_version"
 """Not `alembic_version`: the registry may share a database with Airflow's own migrations."""
 
@@ -78,3 +79,23 @@ access_log = sa.Table(
     sa.Column("detail", sa.String(255), nullable=False),
 )
 sa.Index(f"ix_{ACCESS_LOG}_audience_at", access_log.c.audience, access_log.c.at)
+dry_runs = sa.Table(
+    DRY_RUNS,
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("run_key", sa.String(255), nullable=False),
+    sa.Column("audience", sa.String(64), nullable=False),
+    sa.Column("platform", sa.String(16), nullable=False),
+    sa.Column("hashing", sa.String(16), nullable=False),
+    sa.Column("filters", sa.Text, nullable=False),
+    sa.Column("reference_date", sa.Date, nullable=False),
+    sa.Column("created_at", timestamp_type(), nullable=False),
+    sa.Column("scanned", sa.BigInteger, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("excluded", sa.Text, nullable=False),
+    sa.Column("warnings", sa.Text, nullable=False),
+    sa.Column("dag_run_id", sa.String(250), nullable=True),
+    sa.UniqueConstraint("run_key", name=f"uq_{DRY_RUNS}_run_key"),
+)
+"""Dry runs: what a run would export (counts only, no file), one per audience and reference date."""
+sa.Index(f"ix_{DRY_RUNS}_audience_created", dry_runs.c.audience, dry_runs.c.created_at)
