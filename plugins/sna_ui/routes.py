@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
@@ -28,6 +29,7 @@ from sna.errors import NotFoundError, SnaError
 from sna.exports import ExportStore
 from sna.locks import RunInProgressError
 from sna.registry import ExportEntry
+from sna.registry.access import Actor
 from sna_ui import auth, charts, present
 from sna_ui.listing import exports_page
 
@@ -44,8 +46,10 @@ STATIC_FILES = {"sna.css": "text/css; charset=utf-8", "sna.js": "text/javascript
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def _store(request: Request) -> ExportStore:
-    return request.app.state.store()
+def _store(request: Request, user: BaseUser | None = None) -> ExportStore:
+    """The export store; acting for `user` (the access log records who downloads and deletes)."""
+    store = request.app.state.store()
+    return store.as_actor(Actor(str(user.get_name()), "ui")) if user is not None else store
 
 
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
@@ -223,14 +227,15 @@ def _attachment(file_name: str) -> str:
 @router.get("/audiences/{dag_id}/exports/{export_id}/download", name="download",
             dependencies=[Depends(auth.requires("download"))])
 def download(
-    request: Request, dag_id: str, export_id: str, link: Annotated[bool, Query()] = False
+    request: Request, user: GetUserDep, dag_id: str, export_id: str, link: Annotated[bool, Query()] = False
 ) -> Response:
     """The file, streamed from storage; with `?link=true` on S3, a redirect to a 5-minute presigned URL."""
-    store = _store(request)
+    store = _store(request, user)
     entry = _entry(store, dag_id, export_id)
     if link:
         url = store.storage.presigned_url(entry.file_key, expires_in=PRESIGNED_SECONDS)
         if url:
+            store.log_access("download", entry, "presigned link")
             return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
     file_name, opener = store.open(entry.id)
     stack = ExitStack()
@@ -262,7 +267,7 @@ def delete(
     request: Request, user: GetUserDep, dag_id: str, export_id: str, csrf_token: Annotated[str, Form()] = ""
 ) -> RedirectResponse:
     auth.check_csrf(request, user, csrf_token)
-    store = _store(request)
+    store = _store(request, user)
     entry = _entry(store, dag_id, export_id)
     store.delete(entry.id)
     target = request.url_for("index").path + "?" + urlencode({"notice": "deleted"})

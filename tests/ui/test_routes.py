@@ -280,3 +280,12 @@ def test_download_link_on_s3_is_a_presigned_url_of_at_most_five_minutes(
     streamed = client.get(_urls(entry)["download"])
     assert streamed.content == b"Email\nz@example.com\n"
     registry.dispose()
+
+
+def test_downloads_and_deletes_from_the_page_are_in_the_access_log_with_the_user(store, make_client, tokens):
+    entry = add_export(store, "newsletter_fr")
+    client = make_client(store, tokens["admin"])
+    assert client.get(f"/audiences/sna_newsletter_fr/exports/{entry.id}/download").status_code == 200
+    events = store.access.list()
+    assert [(e.action, e.export_id, e.via) for e in events] == [("download", entry.id, "ui")]
+    assert events[0].actor and events[0].actor != "engine", "the signed-in user, by name"
