@@ -4,6 +4,6 @@ Defines no DAG. An import error marks every DAG of its file stale, so it is rais
 file of its own, and the DAGs of the valid audiences in `sna_audiences.py` keep running.
 """
 
-from sna_airflow.dag_factory import raise_audience_errors
+from sna_airflow.audience_errors import raise_audience_errors
 
 raise_audience_errors()

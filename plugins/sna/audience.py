@@ -21,6 +21,8 @@ MAX_FILE_BYTES = 1_000_000
 NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
 MAX_ID = 2**32 - 1
 """PrestaShop ids are INT(10) UNSIGNED: a larger number can match nothing and overflows the drivers."""
+DAG_ID_PREFIX = "sna_"
+"""Every audience has its DAG `sna_<name>` (built by `sna_airflow`; the UI links to it)."""
 RESERVED_NAMES = frozenset({"housekeeping", "adhoc_export", "audience_errors"})
 """Names whose DAG (`sna_<name>`) or storage namespace SNA uses itself; names starting with `_` are
 internal prefixes of the storage (`_staging/`)."""
@@ -144,7 +146,7 @@ class Audience(_Strict):
     @classmethod
     def _not_reserved(cls, value: str) -> str:
         if value in RESERVED_NAMES:
-            raise ValueError(f"{value!r} is reserved by SNA (its DAG sna_{value} is built in); choose another name")
+            raise ValueError(f"{value!r} is reserved by SNA (its DAG {DAG_ID_PREFIX}{value} is built in); choose another name")
         if value.startswith("_"):
             raise ValueError("must not start with '_' (internal storage prefixes such as _staging/ do)")
         return value
@@ -193,7 +195,7 @@ class Audience(_Strict):
 
     @property
     def dag_id(self) -> str:
-        return f"sna_{self.name}"
+        return f"{DAG_ID_PREFIX}{self.name}"
 
 
 def _key_of(loc: Sequence[int | str]) -> str:

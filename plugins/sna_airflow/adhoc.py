@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sna.audience import Audience
 from sna.errors import AudienceFileError
 from sna.pipeline import ADHOC_NAMESPACE
-from sna_airflow.dag_factory import ADHOC_DAG_ID, START_DATE
+from sna_airflow.config import ADHOC_DAG_ID, PLATFORM_LABELS, START_DATE
 from sna_airflow.retry import retry_arguments
 from sna_airflow.stages import add_export_tasks
 
@@ -34,7 +34,7 @@ def form_params() -> dict[str, Param]:
                                   "day replaces the earlier ad-hoc file. Ad-hoc exports never replace an "
                                   "audience's exports, whatever their name."),
         "platform": Param("google", type="string", enum=["google", "meta"], title="Platform",
-                          values_display={"google": "Google Ads Customer Match", "meta": "Meta customer list"}),
+                          values_display=PLATFORM_LABELS),
         "default_groups": Param([], type="array", items={"type": "string", "minLength": 1, "maxLength": 32},
                                 title="Default customer groups",
                                 description="Group ids or names, one per line; empty keeps every group."),

@@ -12,8 +12,8 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, chain, dag, task
 
+from sna_airflow.config import HOUSEKEEPING_DAG_ID, START_DATE, load_audience_config
 from sna_airflow.connections import airflow_runtime
-from sna_airflow.dag_factory import HOUSEKEEPING_DAG_ID, START_DATE, load_audience_config
 from sna_airflow.retry import retry_arguments
 
 log = logging.getLogger(__name__)
