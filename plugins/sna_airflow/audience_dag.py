@@ -17,13 +17,16 @@ def audience_asset(name: str) -> Asset:
 
 
 def run_params(audience: Audience) -> dict[str, Param]:
-    """The trigger form: one-run overrides, defaulting to the YAML's values (scheduled runs use them)."""
+    """The trigger form: one-run overrides, defaulting to the YAML's values (scheduled runs use them).
+    Each can be cleared (null): the run then uses the audience file's value."""
     return {
-        "dry_run": Param(False, type="boolean", title="Dry run",
+        "dry_run": Param(False, type=["boolean", "null"], title="Dry run",
                          description="Only count (scanned, exported, excluded by reason): no file, no entry."),
-        "hashing": Param(audience.hashing, type="string", enum=["none", "sha256"], title="Hashing",
-                         values_display={"none": "none (platform hashes on upload)", "sha256": "SHA-256"}),
-        "require_complete": Param(audience.require_complete, type="boolean", title="Require complete records",
+        "hashing": Param(audience.hashing, type=["string", "null"], enum=["none", "sha256", None], title="Hashing",
+                         values_display={"none": "none (platform hashes on upload)", "sha256": "SHA-256",
+                                         "null": f"as in the audience file ({audience.hashing})"}),
+        "require_complete": Param(audience.require_complete, type=["boolean", "null"],
+                                  title="Require complete records",
                                   description="Export only customers with every required field."),
     }
 

@@ -38,7 +38,7 @@ def test_an_audience_dag_has_tags_limits_params_retries_and_docs(examples) -> No
     assert [t.task_id for t in dag.topological_sort()] == ["extract", "validate", "render", "publish", "record"]
     assert set(dag.params) == {"dry_run", "hashing", "require_complete"}
     assert dag.params["hashing"] == "none" and dag.params["require_complete"] is True
-    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256"]
+    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256", None]
     record = dag.get_task("record")
     assert [asset.uri for asset in record.outlets] == ["sna://audiences/vip_google"]
     assert record.retries == 4 and record.retry_exponential_backoff == 2.0
@@ -76,11 +76,13 @@ def test_adhoc_form_mirrors_the_module_configuration_page(examples) -> None:
     dag = parse_dags().dags["sna_adhoc_export"]
 
     assert dag.params.get_param("platform").schema["enum"] == ["google", "meta"]
-    assert dag.params.get_param("default_groups").schema["type"] == "array"
-    assert dag.params.get_param("exclude_email_domains").schema["type"] == "array"
-    assert dag.params.get_param("consent").schema["enum"] == ["any", "newsletter", "optin", "newsletter_or_optin"]
-    assert dag.params.get_param("countries").schema["type"] == "array"
-    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256"]
+    assert dag.params.get_param("default_groups").schema["type"] == ["array", "null"]
+    assert dag.params.get_param("exclude_email_domains").schema["type"] == ["array", "null"]
+    assert dag.params.get_param("consent").schema["enum"] == ["any", "newsletter", "optin", "newsletter_or_optin",
+                                                                None]
+    assert dag.params.get_param("countries").schema["type"] == ["array", "null"]
+    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256", None]
+    assert dag.params["exclude_email_domains"] == ["marketplace.amazon.*"] and dag.params["name"] == "adhoc"
 
 
 def test_a_broken_audience_file_is_an_import_error_of_its_own_and_the_valid_dags_load(sna_env: Path) -> None:
