@@ -89,16 +89,37 @@ def test_a_broken_audience_file_is_an_import_error_of_its_own_and_the_valid_dags
     write_audience(sna_env, GOOGLE_AUDIENCE)
     write_audience(sna_env, META_AUDIENCE)
     write_audience(sna_env, "name: broken_one\nplatform: tiktok\n", "broken_one.yaml")
-    write_audience(sna_env, "name: typo\nplatform: google\nfilterz: {}\n", "typo.yaml")
+    write_audience(sna_env, "name: typo\nplatform: google\nfilterz: {}\nhashing: md5\n", "typo.yaml")
 
     bag = parse_dags()
 
     assert {"sna_vip_test", "sna_newsletter_test", "sna_adhoc_export", "sna_housekeeping"} == set(bag.dag_ids)
     assert list(bag.import_errors) == ["sna_audience_errors.py"]
     message = bag.import_errors["sna_audience_errors.py"]
-    assert "2 problem(s)" in message
-    assert f"{sna_env / 'broken_one.yaml'}` key `platform`" in message and "google" in message
-    assert f"{sna_env / 'typo.yaml'}` key `filterz`" in message and "unknown key" in message
+    assert "Traceback" not in message and "`" not in message and 'File "' not in message, message
+    header, *lines = message.splitlines()
+    assert "2 broken audience files" in header and str(sna_env) in header
+    assert len(lines) == 2, "one line per broken file"
+    assert lines[0].startswith("broken_one.yaml: platform: ") and "google" in lines[0]
+    assert lines[1].startswith("typo.yaml: ") and "filterz: unknown key" in lines[1] and "hashing: " in lines[1]
+
+
+def test_a_task_process_logs_nothing_about_other_broken_files(sna_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Every task parses the DAG file again: the broken files are the import error's business only."""
+    import logging
+    import warnings
+
+    from sna_airflow.dag_factory import build_dags
+
+    write_audience(sna_env, GOOGLE_AUDIENCE)
+    write_audience(sna_env, "name: broken_one\nplatform: tiktok\n", "broken_one.yaml")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "sna_vip_test")
+    with caplog.at_level(logging.DEBUG), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert list(build_dags()) == ["sna_vip_test"]
+    assert not [r for r in caplog.records if "broken_one" in r.getMessage() and r.levelno >= logging.INFO]
+    assert not [w for w in caught if "broken_one" in str(w.message)]
 
 
 def test_a_missing_audiences_folder_is_reported_and_the_other_dags_stay(sna_env: Path,
