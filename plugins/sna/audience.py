@@ -29,6 +29,9 @@ internal prefixes of the storage (`_staging/`)."""
 TABLE_PREFIX_PATTERN = r"^[A-Za-z0-9_]{0,32}$"
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually")
 _DOMAIN_PATTERN = re.compile(r"^(\*\.)?([a-z0-9*-]+\.)*[a-z0-9*-]+$")
+DOMAIN_INPUT_PATTERN = r"^\s*@*((\*\.)?([A-Za-z0-9*-]+\.)*[A-Za-z0-9*-]+)?\s*$"
+"""What `exclude_email_domains` accepts before it is cleaned (spaces, leading @, capitals), blank
+lines included (a form drops them): its JSON schema, so that a trigger form refuses the rest at once."""
 _UNSAFE_PATH_TEXT = re.compile(r"[\x00-\x1f\x7f\\]|%(?:2e|2f|5c|00)", re.IGNORECASE)
 """What a suppression list path never needs: a NUL byte cannot name a file, the others hide a `..`."""
 
@@ -63,7 +66,8 @@ class Filters(_Strict):
     groups_any: Annotated[list[GroupRef], Field(min_length=1, max_length=1000)] | None = Field(
         None, title="Member of any group",
         description="The customer is a member of at least one of these groups (ids or names); empty: no condition.")
-    exclude_email_domains: Annotated[list[str], Field(max_length=10_000)] = Field(
+    exclude_email_domains: Annotated[list[Annotated[str, Field(json_schema_extra={"pattern": DOMAIN_INPUT_PATTERN})]],
+                                     Field(max_length=10_000)] = Field(
         [], title="Excluded e-mail domains",
         description="E-mails of the domain or any of its sub-domains are left out; * wildcards "
                     "(marketplace.amazon.*).")

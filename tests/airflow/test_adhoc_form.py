@@ -61,6 +61,10 @@ def test_countries_are_a_multi_select_of_iso_codes_with_their_names(form) -> Non
     with pytest.raises(ParamValidationError, match="param countries: 'France' does not match") as refused:
         copy.deepcopy(form).update({"countries": ["France"]})
     assert len(str(refused.value)) < 300
+    with pytest.raises(ParamValidationError, match="param exclude_email_domains: 'not a domain' does not match"):
+        copy.deepcopy(form).update({"exclude_email_domains": ["not a domain"]})
+    fine = copy.deepcopy(form)
+    fine.update({"exclude_email_domains": [" @Example.COM ", "", "*.amazon.*"]})
 
 
 def test_every_model_field_has_a_form_param() -> None:
@@ -81,7 +85,7 @@ def test_every_model_field_has_a_form_param() -> None:
 
 
 def test_params_take_types_enums_titles_and_descriptions_from_the_model() -> None:
-    from sna.audience import Audience, Filters
+    from sna.audience import DOMAIN_INPUT_PATTERN, Audience, Filters
     from sna_airflow.adhoc import form_params
 
     params = form_params()
@@ -95,6 +99,7 @@ def test_params_take_types_enums_titles_and_descriptions_from_the_model() -> Non
     assert params["include_guests"].schema["type"] == ["boolean", "null"]
     assert params["suppression_list"].schema["type"] == ["string", "null"]
     assert params["shop_ids"].schema["items"]["type"] == "integer"
+    assert params["exclude_email_domains"].schema["items"]["pattern"] == DOMAIN_INPUT_PATTERN
     for key, param in params.items():
         assert param.schema.get("title"), key
         assert param.description, key
