@@ -115,3 +115,14 @@ def test_the_demo_shop_job_writes_into_the_shop_connection(compose) -> None:
     target = interpolate(job["command"][1])
     assert target == "mysql+mysqldb://sna:sna@mysql:3306/prestashop"
     assert job["environment"]["PYTHONPATH"] == "/opt/airflow/plugins"
+
+
+def test_the_postgresql_metadata_db_has_its_async_driver_pinned(compose) -> None:
+    """Airflow 3.3 also opens its metadata DB asynchronously (`postgresql+asyncpg`, derived from the
+    psycopg2 URL): the image installs requirements.txt, which must pin asyncpg (`airflow db migrate`
+    fails with "No module named 'asyncpg'" otherwise)."""
+    environment = compose["services"]["airflow-init"]["environment"]
+    assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+    pins = {line.split("==")[0].lower() for line in (PROJECT / "requirements.txt").read_text().splitlines()
+            if "==" in line}
+    assert {"asyncpg", "psycopg2-binary"} <= pins
