@@ -154,3 +154,16 @@ def test_an_audience_dag_form_field_can_be_cleared(sna_env) -> None:
         cleared.update({key: None})
         assert cleared.validate()[key] is None
     assert params.get_param("hashing").schema["values_display"]["null"].startswith("as in the audience file")
+
+
+def test_a_housekeeping_form_field_can_be_cleared(sna_env) -> None:
+    """Its number fields too: cleared, the defaults apply."""
+    from sna_airflow.housekeeping import setting
+
+    params = parse_dags().dags["sna_housekeeping"].params
+    for key in params:
+        cleared = copy.deepcopy(params)
+        cleared.update({key: None})
+        values = cleared.validate()
+        assert values[key] is None
+        assert setting(values, key) == params.get_param(key).value
