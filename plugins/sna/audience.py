@@ -21,12 +21,17 @@ MAX_FILE_BYTES = 1_000_000
 NAME_PATTERN = r"^[a-z0-9_]{1,64}$"
 MAX_ID = 2**32 - 1
 """PrestaShop ids are INT(10) UNSIGNED: a larger number can match nothing and overflows the drivers."""
+DAG_ID_PREFIX = "sna_"
+"""Every audience has its DAG `sna_<name>` (built by `sna_airflow`; the UI links to it)."""
 RESERVED_NAMES = frozenset({"housekeeping", "adhoc_export", "audience_errors"})
 """Names whose DAG (`sna_<name>`) or storage namespace SNA uses itself; names starting with `_` are
 internal prefixes of the storage (`_staging/`)."""
 TABLE_PREFIX_PATTERN = r"^[A-Za-z0-9_]{0,32}$"
 SCHEDULE_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@annually")
 _DOMAIN_PATTERN = re.compile(r"^(\*\.)?([a-z0-9*-]+\.)*[a-z0-9*-]+$")
+DOMAIN_INPUT_PATTERN = r"^\s*@*((\*\.)?([A-Za-z0-9*-]+\.)*[A-Za-z0-9*-]+)?\s*$"
+"""What `exclude_email_domains` accepts before it is cleaned (spaces, leading @, capitals), blank
+lines included (a form drops them): its JSON schema, so that a trigger form refuses the rest at once."""
 _UNSAFE_PATH_TEXT = re.compile(r"[\x00-\x1f\x7f\\]|%(?:2e|2f|5c|00)", re.IGNORECASE)
 """What a suppression list path never needs: a NUL byte cannot name a file, the others hide a `..`."""
 
@@ -43,12 +48,16 @@ CONNECTION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 class SourceSpec(_Strict):
     """Where in the shop database the customers are read."""
 
-    connection: Annotated[str, Field(pattern=CONNECTION_PATTERN)] | None = None
-    """The shop's Airflow connection id (default `sna_prestashop`); on the command line the URL in
-    `SNA_SOURCE_URL_<CONNECTION>` (upper case). One deployment serves many shops."""
-    table_prefix: Annotated[str, Field(pattern=TABLE_PREFIX_PATTERN)] = "ps_"
-    shop_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=1000)] | None = None
-    id_lang: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+    connection: Annotated[str, Field(pattern=CONNECTION_PATTERN)] | None = Field(
+        None, title="Shop connection",
+        description="The shop's Airflow connection id (default sna_prestashop); on the command line the URL "
+                    "in SNA_SOURCE_URL_<CONNECTION>. One deployment serves many shops.")
+    table_prefix: Annotated[str, Field(pattern=TABLE_PREFIX_PATTERN)] = Field(
+        "ps_", title="Table prefix", description="Prefix of the shop's tables (ps_ by default).")
+    shop_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(min_length=1, max_length=1000)] | None = Field(
+        None, title="Shops", description="Shop ids (multistore); empty: every shop.")
+    id_lang: Annotated[int, Field(ge=1, le=MAX_ID)] | None = Field(
+        None, title="Language id", description="Language of the group names; empty: the shop's default language.")
 
 
 GroupRef = int | Annotated[str, Field(min_length=1, max_length=32)]
@@ -57,15 +66,33 @@ GroupRef = int | Annotated[str, Field(min_length=1, max_length=32)]
 class Filters(_Strict):
     """Who is kept. An absent filter keeps everyone."""
 
-    default_groups: Annotated[list[GroupRef], Field(min_length=1, max_length=1000)] | None = None
-    groups_any: Annotated[list[GroupRef], Field(min_length=1, max_length=1000)] | None = None
-    exclude_email_domains: Annotated[list[str], Field(max_length=10_000)] = []
-    consent: Literal["any", "newsletter", "optin", "newsletter_or_optin"] = "any"
-    countries: Annotated[list[str], Field(min_length=1, max_length=300)] | None = None
-    min_valid_orders: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
-    min_total_spent: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    ordered_within_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
-    include_guests: bool = True
+    default_groups: Annotated[list[GroupRef], Field(min_length=1, max_length=1000)] | None = Field(
+        None, title="Default customer groups",
+        description="The customer's default group is one of these (ids or names, as the original module "
+                    "does); empty keeps every group.")
+    groups_any: Annotated[list[GroupRef], Field(min_length=1, max_length=1000)] | None = Field(
+        None, title="Member of any group",
+        description="The customer is a member of at least one of these groups (ids or names); empty: no condition.")
+    exclude_email_domains: Annotated[list[Annotated[str, Field(json_schema_extra={"pattern": DOMAIN_INPUT_PATTERN})]],
+                                     Field(max_length=10_000)] = Field(
+        [], title="Excluded e-mail domains",
+        description="E-mails of the domain or any of its sub-domains are left out; * wildcards "
+                    "(marketplace.amazon.*).")
+    consent: Literal["any", "newsletter", "optin", "newsletter_or_optin"] = Field(
+        "any", title="Consent", description="Which customers' consent is required: none, the newsletter, the "
+                                            "partner offers opt-in, or either.")
+    countries: Annotated[list[str], Field(min_length=1, max_length=300)] | None = Field(
+        None, title="Countries", description="Country of the customer's address (ISO 3166-1 alpha-2 codes); "
+                                             "empty keeps every country.")
+    min_valid_orders: Annotated[int, Field(ge=0, le=MAX_ID)] | None = Field(
+        None, title="Minimum valid orders", description="At least this many valid orders; empty: no condition.")
+    min_total_spent: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, title="Minimum total spent",
+        description="Valid orders add up to at least this much (the shop's default currency); empty: no condition.")
+    ordered_within_days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
+        None, title="Ordered within (days)",
+        description="The last valid order is no older than this many days at the reference date; empty: no condition.")
+    include_guests: bool = Field(True, title="Include guests", description="Keep guest checkouts (no account).")
 
     @field_validator("exclude_email_domains")
     @classmethod
@@ -133,27 +160,39 @@ class DeliverySpec(_Strict):
 class Audience(_Strict):
     """One audience: a platform, filters, and how often it is refreshed."""
 
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    description: Annotated[str, Field(max_length=2000)] = ""
-    platform: Literal["google", "meta"]
-    hashing: Literal["none", "sha256"] = "none"
-    require_complete: bool = True
-    schedule: str | None = "@daily"
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] = Field(
+        title="Name", description="Names the audience, its DAG (sna_<name>) and its files.")
+    description: Annotated[str, Field(max_length=2000)] = Field(
+        "", title="Description", description="What the audience is for (shown with its exports).")
+    platform: Literal["google", "meta"] = Field(
+        title="Platform", description="google: a Google Ads Customer Match file; meta: a Meta customer list.")
+    hashing: Literal["none", "sha256"] = Field(
+        "none", title="Hashing", description="none: the platform hashes on upload; sha256: the identifiers are "
+                                             "hashed in the file.")
+    require_complete: bool = Field(
+        True, title="Require complete records", description="Export only customers with every field of the "
+                                                            "platform's file.")
+    schedule: str | None = Field("@daily", title="Schedule", description="Cron or preset; null: manual runs only.")
     source: SourceSpec = SourceSpec()
     filters: Filters = Filters()
-    suppression_list: Path | None = None
-    value: Literal["none", "total_spent"] = "none"
-    retention_days: Annotated[int, Field(ge=1, le=36_500)] = 90
-    stale_after_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
-    """An alert when the last successful export is older than this; default: 3 for a daily (or more
-    frequent) schedule, 3 periods for weekly/monthly ones, none for manual audiences."""
+    suppression_list: Path | None = Field(
+        None, title="Suppression list",
+        description="A file of e-mails that objected, one a line, always left out (relative to the project folder).")
+    value: Literal["none", "total_spent"] = Field(
+        "none", title="Customer value", description="total_spent adds the value column (Meta only).")
+    retention_days: Annotated[int, Field(ge=1, le=36_500)] = Field(
+        90, title="Retention (days)", description="Exports older than this are deleted by housekeeping.")
+    stale_after_days: Annotated[int, Field(ge=1, le=36_500)] | None = Field(
+        None, title="Stale after (days)",
+        description="An alert when the last successful export is older than this; default: 3 for a daily "
+                    "schedule, 3 periods for weekly or monthly ones, none for manual audiences.")
     delivery: DeliverySpec | None = None
 
     @field_validator("name")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
         if value in RESERVED_NAMES:
-            raise ValueError(f"{value!r} is reserved by SNA (its DAG sna_{value} is built in); choose another name")
+            raise ValueError(f"{value!r} is reserved by SNA (its DAG {DAG_ID_PREFIX}{value} is built in); choose another name")
         if value.startswith("_"):
             raise ValueError("must not start with '_' (internal storage prefixes such as _staging/ do)")
         return value
@@ -202,7 +241,7 @@ class Audience(_Strict):
 
     @property
     def dag_id(self) -> str:
-        return f"sna_{self.name}"
+        return f"{DAG_ID_PREFIX}{self.name}"
 
     @property
     def staleness_days(self) -> int | None:
@@ -250,7 +289,8 @@ def _allowed_keys(loc: Sequence[int | str]) -> list[str]:
     return list(model.model_fields)
 
 
-def _errors_of(file: str, exc: ValidationError) -> list[AudienceFileError]:
+def validation_errors(file: str, exc: ValidationError) -> list[AudienceFileError]:
+    """Every error of a validation, located by key (`filters.countries[0]`) with a plain reason."""
     errors = []
     seen: set[tuple[str, str]] = set()
     for error in exc.errors():
@@ -340,7 +380,7 @@ def check_audience_file(path: Path | str) -> tuple[Audience | None, list[Audienc
     try:
         return Audience.model_validate(document), []
     except ValidationError as exc:
-        return None, _errors_of(str(path), exc)
+        return None, validation_errors(str(path), exc)
 
 
 def load_audience(path: Path | str) -> Audience:

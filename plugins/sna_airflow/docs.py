@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from sna.audience import Audience
 from sna.errors import AudienceFileError
 from sna.normalize import profile_for
-
-_PLATFORM_NAMES = {"google": "Google Ads Customer Match", "meta": "Meta custom audience (customer list)"}
+from sna_airflow.config import PLATFORM_LABELS
 
 
 def _value(value: object) -> str:
@@ -32,7 +31,7 @@ def audience_doc(audience: Audience) -> str:
         "",
         "| | |",
         "|---|---|",
-        f"| platform | {_PLATFORM_NAMES[audience.platform]} (`{audience.platform}`) |",
+        f"| platform | {PLATFORM_LABELS[audience.platform]} (`{audience.platform}`) |",
         f"| hashing | `{audience.hashing}` |",
         f"| schedule | `{audience.schedule}` |" if audience.schedule else "| schedule | manual runs only |",
         f"| file columns | {', '.join(f'`{c}`' for c in header)} |",

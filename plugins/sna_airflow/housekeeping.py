@@ -12,24 +12,33 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, chain, dag, task
 
+from sna_airflow.config import HOUSEKEEPING_DAG_ID, START_DATE, load_audience_config
 from sna_airflow.connections import airflow_runtime
-from sna_airflow.dag_factory import HOUSEKEEPING_DAG_ID, START_DATE, load_audience_config
 from sna_airflow.retry import retry_arguments
 
 log = logging.getLogger(__name__)
 
 
 def housekeeping_params() -> dict[str, Param]:
+    """The trigger form; every field can be cleared (null: its default)."""
     from sna.housekeeping import DEFAULT_RETENTION_DAYS, STAGING_MAX_AGE
 
     return {
-        "repair": Param(False, type="boolean", title="Repair mismatches",
+        "repair": Param(False, type=["boolean", "null"], title="Repair mismatches",
                         description="Delete entries whose file is gone and files without an entry."),
-        "default_retention_days": Param(DEFAULT_RETENTION_DAYS, type="integer", minimum=1, maximum=36500,
-                                        title="Retention of exports without an audience file (ad hoc)"),
-        "staging_max_age_hours": Param(int(STAGING_MAX_AGE.total_seconds() // 3600), type="integer",
-                                       minimum=1, maximum=720, title="Remove staging older than (hours)"),
+        "default_retention_days": Param(DEFAULT_RETENTION_DAYS, type=["integer", "null"], minimum=1, maximum=36500,
+                                        title="Retention of exports without an audience file (ad hoc)",
+                                        description=f"Days; empty: {DEFAULT_RETENTION_DAYS}."),
+        "staging_max_age_hours": Param(int(STAGING_MAX_AGE.total_seconds() // 3600), type=["integer", "null"],
+                                       minimum=1, maximum=720, title="Remove staging older than (hours)",
+                                       description=f"Empty: {int(STAGING_MAX_AGE.total_seconds() // 3600)}."),
     }
+
+
+def setting(params: Any, key: str) -> Any:
+    """A form value, or its default when the field was cleared."""
+    value = params.get(key)
+    return housekeeping_params()[key].value if value is None else value
 
 
 @task(task_id="expire_exports", multiple_outputs=False)
@@ -43,7 +52,7 @@ def expire_exports(**context: Any) -> dict[str, Any]:
         store = runtime.store()
         plan = retention_plan(
             config.audiences, store.registry.audiences(), config_complete=not config.problems,
-            default_days=int(context["params"]["default_retention_days"]),
+            default_days=int(setting(context["params"], "default_retention_days")),
         )
         for name, why in plan.kept.items():
             log.warning("exports of %s kept: %s", name, why)
@@ -58,7 +67,7 @@ def sweep_staging(**context: Any) -> dict[str, Any]:
     from sna.housekeeping import sweep_abandoned_writes, sweep_scratch
     from sna.housekeeping import sweep_staging as sweep
 
-    max_age = timedelta(hours=int(context["params"]["staging_max_age_hours"]))
+    max_age = timedelta(hours=int(setting(context["params"], "staging_max_age_hours")))
     with airflow_runtime() as runtime:
         removed = sweep(runtime.storage, datetime.now(UTC), max_age)
         aborted = sweep_abandoned_writes(runtime.storage, datetime.now(UTC), max_age)
@@ -74,7 +83,7 @@ def reconcile(**context: Any) -> dict[str, Any]:
     from sna.housekeeping import reconcile as check
 
     with airflow_runtime() as runtime:
-        mismatches = check(runtime.store(), repair=bool(context["params"]["repair"]), now=datetime.now(UTC))
+        mismatches = check(runtime.store(), repair=bool(setting(context["params"], "repair")), now=datetime.now(UTC))
     for export_id in mismatches["entries_without_file"]:
         log.warning("export %s: its file is gone%s", export_id, " (entry deleted)" if mismatches["repaired"] else "")
     for key in mismatches["files_without_entry"]:

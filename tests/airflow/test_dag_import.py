@@ -38,7 +38,7 @@ def test_an_audience_dag_has_tags_limits_params_retries_and_docs(examples) -> No
     assert [t.task_id for t in dag.topological_sort()] == ["extract", "validate", "render", "publish", "record"]
     assert set(dag.params) == {"dry_run", "hashing", "require_complete"}
     assert dag.params["hashing"] == "none" and dag.params["require_complete"] is True
-    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256"]
+    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256", None]
     record = dag.get_task("record")
     assert [asset.uri for asset in record.outlets] == ["sna://audiences/vip_google"]
     assert record.retries == 4 and record.retry_exponential_backoff == 2.0
@@ -76,27 +76,50 @@ def test_adhoc_form_mirrors_the_module_configuration_page(examples) -> None:
     dag = parse_dags().dags["sna_adhoc_export"]
 
     assert dag.params.get_param("platform").schema["enum"] == ["google", "meta"]
-    assert dag.params.get_param("default_groups").schema["type"] == "array"
-    assert dag.params.get_param("exclude_email_domains").schema["type"] == "array"
-    assert dag.params.get_param("consent").schema["enum"] == ["any", "newsletter", "optin", "newsletter_or_optin"]
-    assert dag.params.get_param("countries").schema["type"] == "array"
-    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256"]
+    assert dag.params.get_param("default_groups").schema["type"] == ["array", "null"]
+    assert dag.params.get_param("exclude_email_domains").schema["type"] == ["array", "null"]
+    assert dag.params.get_param("consent").schema["enum"] == ["any", "newsletter", "optin", "newsletter_or_optin",
+                                                                None]
+    assert dag.params.get_param("countries").schema["type"] == ["array", "null"]
+    assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256", None]
+    assert dag.params["exclude_email_domains"] == ["marketplace.amazon.*"] and dag.params["name"] == "adhoc"
 
 
 def test_a_broken_audience_file_is_an_import_error_of_its_own_and_the_valid_dags_load(sna_env: Path) -> None:
     write_audience(sna_env, GOOGLE_AUDIENCE)
     write_audience(sna_env, META_AUDIENCE)
     write_audience(sna_env, "name: broken_one\nplatform: tiktok\n", "broken_one.yaml")
-    write_audience(sna_env, "name: typo\nplatform: google\nfilterz: {}\n", "typo.yaml")
+    write_audience(sna_env, "name: typo\nplatform: google\nfilterz: {}\nhashing: md5\n", "typo.yaml")
 
     bag = parse_dags()
 
     assert {"sna_vip_test", "sna_newsletter_test", "sna_adhoc_export", "sna_housekeeping"} == set(bag.dag_ids)
     assert list(bag.import_errors) == ["sna_audience_errors.py"]
     message = bag.import_errors["sna_audience_errors.py"]
-    assert "2 problem(s)" in message
-    assert f"{sna_env / 'broken_one.yaml'}` key `platform`" in message and "google" in message
-    assert f"{sna_env / 'typo.yaml'}` key `filterz`" in message and "unknown key" in message
+    assert "Traceback" not in message and "`" not in message and 'File "' not in message, message
+    header, *lines = message.splitlines()
+    assert "2 broken audience files" in header and str(sna_env) in header
+    assert len(lines) == 2, "one line per broken file"
+    assert lines[0].startswith("broken_one.yaml: platform: ") and "google" in lines[0]
+    assert lines[1].startswith("typo.yaml: ") and "filterz: unknown key" in lines[1] and "hashing: " in lines[1]
+
+
+def test_a_task_process_logs_nothing_about_other_broken_files(sna_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Every task parses the DAG file again: the broken files are the import error's business only."""
+    import logging
+    import warnings
+
+    from sna_airflow.dag_factory import build_dags
+
+    write_audience(sna_env, GOOGLE_AUDIENCE)
+    write_audience(sna_env, "name: broken_one\nplatform: tiktok\n", "broken_one.yaml")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "sna_vip_test")
+    with caplog.at_level(logging.DEBUG), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert list(build_dags()) == ["sna_vip_test"]
+    assert not [r for r in caplog.records if "broken_one" in r.getMessage() and r.levelno >= logging.INFO]
+    assert not [w for w in caught if "broken_one" in str(w.message)]
 
 
 def test_a_missing_audiences_folder_is_reported_and_the_other_dags_stay(sna_env: Path,

@@ -130,3 +130,14 @@ def test_minio_can_encrypt_what_sna_asks_to_encrypt(compose) -> None:
 
 def test_the_shop_server_is_the_one_the_tests_run_against(compose) -> None:
     assert compose["services"]["mysql"]["image"].startswith("mariadb:10.11")
+
+
+def test_the_postgresql_metadata_db_has_its_async_driver_pinned(compose) -> None:
+    """Airflow 3.3 also opens its metadata DB asynchronously (`postgresql+asyncpg`, derived from the
+    psycopg2 URL): the image installs requirements.txt, which must pin asyncpg (`airflow db migrate`
+    fails with "No module named 'asyncpg'" otherwise)."""
+    environment = compose["services"]["airflow-init"]["environment"]
+    assert environment["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+    pins = {line.split("==")[0].lower() for line in (PROJECT / "requirements.txt").read_text().splitlines()
+            if "==" in line}
+    assert {"asyncpg", "psycopg2-binary"} <= pins

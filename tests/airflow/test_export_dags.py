@@ -151,7 +151,8 @@ def test_manual_run_params_override_the_yaml_for_one_run(google_audience, boto3_
 def test_adhoc_export_from_the_form(airflow_db, production_connections, boto3_s3_client) -> None:
     form = {"name": "adhoc_fr_vip", "platform": "meta", "default_groups": ["VIP", "3"],
             "exclude_email_domains": ["marketplace.amazon.*"], "consent": "newsletter", "countries": ["fr"],
-            "hashing": "sha256", "require_complete": True}
+            "hashing": "sha256", "require_complete": True, "min_valid_orders": 1, "include_guests": False,
+            "groups_any": None, "min_total_spent": None, "shop_ids": [1]}
 
     dag_run, values = run_dag("sna_adhoc_export", conf=form)
 
@@ -163,6 +164,8 @@ def test_adhoc_export_from_the_form(airflow_db, production_connections, boto3_s3
     assert entry.hashing == "sha256"
     assert entry.filters["default_groups"] == ["VIP", 3] and entry.filters["countries"] == ["FR"]
     assert entry.filters["consent"] == "newsletter"
+    assert entry.filters["min_valid_orders"] == 1 and entry.filters["include_guests"] is False
+    assert "groups_any" not in entry.filters and "min_total_spent" not in entry.filters, "cleared: no filter"
 
 
 def test_adhoc_form_values_are_checked_like_a_yaml_file() -> None:

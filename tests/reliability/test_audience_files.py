@@ -180,6 +180,8 @@ def test_in_airflow_the_valid_audiences_keep_their_dags_next_to_every_broken_fil
     assert set(bag.dag_ids) == {"sna_vip_ok", "sna_news_ok", "sna_adhoc_export", "sna_housekeeping"}
     assert list(bag.import_errors) == ["sna_audience_errors.py"]
     message = bag.import_errors["sna_audience_errors.py"]
+    lines = message.splitlines()[1:]
+    assert len(lines) == len(broken), "one line per broken file"
     for path in broken:
-        assert f"`{path}`" in message, path.name
+        assert any(line.startswith(f"{path.relative_to(tmp_path)}: ") for line in lines), path.name
     guarantees.add("audience_files", airflow_parses_with_all_broken=1)

@@ -149,10 +149,10 @@ def test_deliver_now_calls_the_engine_which_sends_the_export_to_meta(tmp_path: P
                                                                      meta_fake, monkeypatch):
     """The production path: `airflow_runtime()` -> `deliver_export` with the audience of its file."""
     from sna.audience import load_audience
-    from sna_demo import write_demo_shop
     from sna.pipeline import ExportJob
     from sna.runtime import Runtime
     from sna.settings import Locations, load_settings
+    from sna_demo import write_demo_shop
     from tests.fakes import meta_graph
 
     audiences = tmp_path / "audiences"

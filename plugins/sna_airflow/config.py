@@ -1,0 +1,61 @@
+"""What every part of `sna_airflow` shares: the DAG ids, the start date, the platform labels, and the
+audience files as Airflow sees them.
+
+The bottom layer: it imports nothing else of `sna_airflow` (and nothing from Airflow), so every
+builder can import it and `dag_factory` can import every builder, with no import cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sna.audience import DAG_ID_PREFIX, Audience, load_audiences
+from sna.errors import AudienceFileError, ConfigError
+from sna.pipeline import ADHOC_NAMESPACE
+from sna.settings import load_settings, project_root
+
+__all__ = ["ADHOC_DAG_ID", "DAG_ID_PREFIX", "HOUSEKEEPING_DAG_ID", "PLATFORM_LABELS", "START_DATE",
+           "AudienceConfig", "audiences_folder", "load_audience_config"]
+
+ADHOC_DAG_ID = f"{DAG_ID_PREFIX}{ADHOC_NAMESPACE}"
+HOUSEKEEPING_DAG_ID = f"{DAG_ID_PREFIX}housekeeping"
+START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+"""Of every SNA DAG; catchup is off, so no run is made for the days before the DAG appeared."""
+
+PLATFORM_LABELS = {"google": "Google Ads Customer Match", "meta": "Meta custom audience (customer list)"}
+
+
+@dataclass
+class AudienceConfig:
+    """The audience files as Airflow sees them: the valid audiences and every problem found."""
+
+    folder: Path | None
+    audiences: list[Audience] = field(default_factory=list)
+    errors: list[AudienceFileError] = field(default_factory=list)
+    settings_error: ConfigError | None = None
+
+    @property
+    def problems(self) -> list[str]:
+        lines = [str(self.settings_error)] if self.settings_error else []
+        return lines + [str(error) for error in self.errors]
+
+
+def audiences_folder() -> Path:
+    """`audiences_dir` of the settings (SNA_AUDIENCES_DIR), relative to the project root."""
+    root = project_root()
+    folder = Path(load_settings(root).audiences_dir)
+    return folder if folder.is_absolute() else root / folder
+
+
+def load_audience_config() -> AudienceConfig:
+    """Reads the audience files (YAML only: no database, no network)."""
+    try:
+        folder = audiences_folder()
+    except ConfigError as error:
+        return AudienceConfig(folder=None, settings_error=error)
+    if not folder.is_dir():
+        return AudienceConfig(folder, settings_error=ConfigError(f"{folder}: audiences folder does not exist"))
+    audiences, errors = load_audiences([folder])
+    return AudienceConfig(folder, audiences, errors)
