@@ -102,25 +102,24 @@ def audience_view(name: str, definition: Audience | None, newest: ExportEntry) -
 
 def adhoc_form_values(entry: ExportEntry, fields: Iterable[str]) -> dict[str, Any]:
     """The `sna_adhoc_export` form as it was filled for this export: its recorded filters hold every
-    field (`ExportPipeline.applied_filters` of the form's audience); only the form's `fields` are sent."""
+    field that differed from its default (`ExportPipeline.applied_filters`); the others are sent as
+    null, which the form reads as the default. Only the form's `fields` are sent."""
     name = adhoc_name(entry.audience)
     if name is None:
         raise ValueError(f"export {entry.id} is not an ad-hoc export")
-    applied = entry.filters
-    values = {
-        "name": name,
-        "platform": entry.platform,
-        "hashing": entry.hashing,
-        "require_complete": bool(applied.get("require_complete", True)),
-        "value": applied.get("value", "none"),
-        "default_groups": [str(group) for group in applied.get("default_groups") or []],
-        "exclude_email_domains": [str(domain) for domain in applied.get("exclude_email_domains") or []],
-        "consent": applied.get("consent", "any"),
-        "countries": [str(code) for code in applied.get("countries") or []],
-        "dry_run": False,
-    }
+    applied = dict(entry.filters)
+    values: dict[str, Any] = {key: None for key in fields}
+    for key, value in applied.items():
+        if key in values:
+            values[key] = [str(item) for item in value] if key in _TEXT_LISTS and value else value
+    values.update(name=name, platform=entry.platform, hashing=entry.hashing,
+                  require_complete=bool(applied.get("require_complete", True)),
+                  value=applied.get("value", "none"), dry_run=False)
     wanted = set(fields)
     return {key: value for key, value in values.items() if key in wanted}
+
+
+_TEXT_LISTS = frozenset({"default_groups", "groups_any", "exclude_email_domains", "countries"})
 
 
 def run_reference_date(run: Mapping[str, Any]) -> str | None:
