@@ -176,8 +176,11 @@ class ExportPipeline:
         tmp_dir: str | None = None,
         progress: Progress | None = None,
         clients: ClientFactory | None = None,
+        source_reader: str = "auto",
     ) -> None:
         self.source = source
+        self.source_reader = source_reader
+        """`auto`, `arrow` or `python`: how the shop's tables are read (`ShopReader`)."""
         self.store = store
         self.project_root = project_root
         self.chunk_size = chunk_size
@@ -199,7 +202,7 @@ class ExportPipeline:
         return Staging(self.store.storage, job.run_key, self.tmp_dir)
 
     def _reader(self, job: ExportJob) -> ShopReader:
-        return ShopReader(self.source, job.audience.source)
+        return ShopReader(self.source, job.audience.source, reader=self.source_reader)
 
     def _suppression(self, audience: Audience, profile: Profile) -> SuppressionList:
         if audience.suppression_list is None:
