@@ -281,6 +281,7 @@ class ShopReader:
         finally:
             for stream in opened:
                 stream.close()
+            pa.default_memory_pool().release_unused()  # the batches' memory back to the system
 
     def _python_chunks(self, chunk_size: int, reference: ShopReference, after: int | None = None
                        ) -> Iterator[pd.DataFrame]:
