@@ -1,5 +1,6 @@
 """`python -m bench`: shops of N customers in MariaDB, then the product's exports, the physical
-floor, the naive baseline and the DAG parse, side by side on the same data and storage."""
+floors (Python and Arrow-native), the naive baseline and the DAG parse, side by side on the same
+data and storage."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from bench.report import render_table, write_json
 from bench.s3 import BenchS3
 from bench.shop import ensure_shop
 
-PARTS = ("export", "floor", "naive", "deliver", "dagparse")
+PARTS = ("export", "floor", "arrowfloor", "naive", "deliver", "dagparse")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="customer counts for the naive baseline (default: every size; ~7 min at 1M)")
     parser.add_argument("--deliver-sizes", default="100000",
                         help="customer counts for the delivery measure (export + delivery to the contract fakes)")
+    parser.add_argument("--reader", default="arrow", choices=("arrow", "python", "auto"),
+                        help="source_reader of the product exports (default arrow: no silent fallback)")
     parser.add_argument("--audiences", type=int, default=200, help="audience files for the DAG parse")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--rebuild", action="store_true", help="rewrite the bench shops even if present")
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s]
     results: dict[str, Any] = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                               "sizes": {}, "shop_load_seconds": {}}
+                               "sizes": {}, "shop_load_seconds": {}, "reader": args.reader}
     shops = {}
     for size in sizes:
         shops[size], loaded = ensure_shop(size, rebuild=args.rebuild)
@@ -55,11 +58,16 @@ def main(argv: list[str] | None = None) -> None:
             if "floor" in parts:
                 print(f"[{size:,}] floor ...", flush=True)
                 measures["floor"] = run_child("floor", {**common, "storage_url": s3.storage_url(f"floor{size}")}, env)
+            if "arrowfloor" in parts:
+                print(f"[{size:,}] arrow floor ...", flush=True)
+                measures["arrow floor"] = run_child(
+                    "arrowfloor", {**common, "storage_url": s3.storage_url(f"arrowfloor{size}")}, env)
             if "export" in parts:
                 for name in args.platforms.split(","):
                     print(f"[{size:,}] export {name} ...", flush=True)
                     measures[f"export:{name}"] = run_child(
-                        "product", {**common, "storage_url": s3.storage_url(f"product{size}"), "platform": name}, env)
+                        "product", {**common, "storage_url": s3.storage_url(f"product{size}"), "platform": name,
+                                    "reader": args.reader}, env)
             deliver_sizes = args.deliver_sizes.replace("_", "").split(",")
             if "deliver" in parts and str(size) in deliver_sizes:
                 for name in args.platforms.split(","):

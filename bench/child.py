@@ -15,10 +15,14 @@ def main() -> None:
     kind, args = sys.argv[1], json.loads(sys.argv[2])
     if kind == "product":
         from bench.product import export
-        result = export(args["source_url"], args["storage_url"], args["platform"])
+        result = export(args["source_url"], args["storage_url"], args["platform"],
+                        source_reader=args.get("reader", "arrow"))
     elif kind == "floor":
         from bench.floor import scan
         result = scan(args["source_url"], args["storage_url"])
+    elif kind == "arrowfloor":
+        from bench.floor import arrow_scan
+        result = arrow_scan(args["source_url"], args["storage_url"])
     elif kind == "naive":
         from bench.naive import run
         result = run(args["source_url"], args["storage_url"], args["platform"])

@@ -22,12 +22,14 @@ AUDIENCES = {
 }
 
 
-def export(source_url: str, storage_url: str, platform: str, chunk_size: int = 50_000) -> dict[str, Any]:
+def export(source_url: str, storage_url: str, platform: str, chunk_size: int = 50_000,
+           source_reader: str = "arrow") -> dict[str, Any]:
+    """`source_reader` `arrow` by default: the benchmark fails rather than measure a silent fallback."""
     audience = Audience.model_validate(AUDIENCES[platform])
     with tempfile.TemporaryDirectory(prefix="sna-bench-registry-") as folder:
         locations = Locations(source_url=source_url, storage_url=storage_url,
                               registry_url=f"sqlite:///{Path(folder) / 'registry.db'}")
-        runtime = Runtime(locations, Settings(chunk_size=chunk_size), project_root())
+        runtime = Runtime(locations, Settings(chunk_size=chunk_size, source_reader=source_reader), project_root())
         try:
             pipeline = runtime.pipeline()
             started = time.perf_counter()
@@ -35,4 +37,5 @@ def export(source_url: str, storage_url: str, platform: str, chunk_size: int = 5
             seconds = time.perf_counter() - started
         finally:
             runtime.close()
-    return {"seconds": round(seconds, 3), "scanned": report.scanned, "rows": report.rows, "size": report.size}
+    return {"seconds": round(seconds, 3), "scanned": report.scanned, "rows": report.rows, "size": report.size,
+            "reader": source_reader}

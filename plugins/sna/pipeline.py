@@ -179,8 +179,11 @@ class ExportPipeline:
         tmp_dir: str | None = None,
         progress: Progress | None = None,
         clients: ClientFactory | None = None,
+        source_reader: str = "auto",
     ) -> None:
         self.source = source
+        self.source_reader = source_reader
+        """`auto`, `arrow` or `python`: how the shop's tables are read (`ShopReader`)."""
         self.store = store
         self.project_root = project_root
         self.chunk_size = chunk_size
@@ -202,7 +205,7 @@ class ExportPipeline:
         return Staging(self.store.storage, job.run_key, self.tmp_dir)
 
     def _reader(self, job: ExportJob) -> ShopReader:
-        return ShopReader(self.source_for(job.audience), job.audience.source)
+        return ShopReader(self.source_for(job.audience), job.audience.source, reader=self.source_reader)
 
     def source_for(self, audience: Audience) -> Engine:
         """The shop database of an audience: the one engine, or the one its `source.connection` names."""

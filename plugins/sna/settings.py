@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     without a key service)."""
     s3_kms_key_id: str | None = None
     chunk_size: Annotated[int, Field(ge=1000, le=1_000_000)] = 50_000
+    source_reader: Literal["auto", "arrow", "python"] = "auto"
+    """How the shop's tables are read: `arrow` (connectorx, straight into Arrow), `python` (SQLAlchemy
+    streaming cursors), or `auto`: arrow when connectorx can serve the shop's URL, else python."""
     tmp_dir: str | None = None
     google_datamanager_url: str = "https://datamanager.googleapis.com"
     google_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0

@@ -11,17 +11,27 @@ It decides only what it can decide exactly like the library: numbers written wit
 prefixes are plain digit strings. Everything else (letters, extensions, exotic prefix rules, a
 country code the library would re-interpret) is left undecided and goes to the per-number parse.
 `tests/sna/normalize/test_phone_fastpath.py` compares both paths on a large sample.
+
+How it stays fast: every column lives in Arrow and every step is a whole-column kernel; a region's
+rules never cost a pass of their own. Per-row metadata (country code, prefixes) comes from a table
+per distinct region; the regular expressions of all regions are folded into one RE2 call per step
+(`_keyed_match`: each number is prefixed with a token naming its region's pattern, and one
+alternation `k1:(?:pattern1)|k2:(?:pattern2)|...` tests every row against its own pattern). The
+folded patterns are built once per process; RE2 compiles one per call, and a chunk makes about
+twenty such calls whatever the number of regions (it made ~700, one per region and length, before).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata
 from phonenumbers import phonenumberutil as pnu
 
@@ -33,14 +43,10 @@ _KEEP_ORIGINAL = (pnu.ValidationResult.TOO_SHORT, pnu.ValidationResult.IS_POSSIB
                   pnu.ValidationResult.INVALID_LENGTH)
 _TYPE_DESCS = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
                "voicemail", "fixed_line")
+_FOLD_LIMIT = 60_000  # characters of one folded pattern (RE2 refuses programs over its memory budget)
 
 
-def _fullmatch(text: pd.Series, pattern: str) -> np.ndarray:
-    return text.str.fullmatch(f"(?:{pattern})").fillna(False).to_numpy(dtype=bool, copy=True)
-
-
-def _prefix_match(text: pd.Series, pattern: str) -> np.ndarray:
-    return text.str.match(f"(?:{pattern})").fillna(False).to_numpy(dtype=bool, copy=True)
+# -- the metadata, per region and per (region, length), built once per process ----------------------
 
 
 @dataclass(frozen=True)
@@ -54,36 +60,10 @@ class _Plan:
     national_prefix_pattern: str | None  # a regex prefix the fast path cannot strip (rows go slow)
     length_result: dict[int, int]  # `_test_number_length` depends on the length only
 
-    def general_matches(self, text: pd.Series) -> np.ndarray:
-        """`_match_national_number(text, general_desc)`: the pattern only, no length check."""
-        if not self.general_pattern:
-            return np.zeros(len(text), dtype=bool)
-        return _fullmatch(text, self.general_pattern)
-
-    def test_length(self, lengths: np.ndarray) -> np.ndarray:
-        distinct, codes = np.unique(lengths, return_inverse=True)
-        return np.asarray([self._length(int(n)) for n in distinct], dtype=np.int64)[codes]
-
-    def _length(self, length: int) -> int:
+    def test_length(self, length: int) -> int:
         if length not in self.length_result:
             self.length_result[length] = pnu._test_number_length("0" * length, self.metadata)
         return self.length_result[length]
-
-    def valid_type(self, nsn: pd.Series) -> np.ndarray:
-        """`_number_type_helper(nsn) != UNKNOWN`: the general desc and at least one type desc match."""
-        result = np.zeros(len(nsn), dtype=bool)
-        lengths = nsn.str.len().to_numpy()
-        for length in np.unique(lengths):
-            rows = np.flatnonzero(lengths == length)
-            general, types = _patterns_for_length(self.region, int(length))
-            if general is None or not types:
-                continue
-            subset = nsn.iloc[rows]
-            ok = _fullmatch(subset, general)
-            if ok.any():
-                ok[ok] = _fullmatch(subset[ok], "|".join(f"(?:{t})" for t in types))
-            result[rows] = ok
-        return result
 
 
 def _desc_matches_length(desc, length: int) -> bool:
@@ -128,57 +108,285 @@ def _plan(region: str) -> _Plan | None:
     )
 
 
-def _country_code_regions() -> dict[int, tuple[str, ...]]:
-    return {cc: tuple(regions) for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()}
+class _Ids:
+    """Small integers for region codes and for patterns, stable for the life of the process."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.ids: dict[str, int] = {}
+
+    def __call__(self, name: str) -> int:
+        found = self.ids.get(name)
+        if found is None:
+            found = self.ids[name] = len(self.names)
+            self.names.append(name)
+        return found
 
 
-def _strip_national_prefix(text: pd.Series, plan: _Plan) -> tuple[pd.Series, np.ndarray]:
-    """`_maybe_strip_national_prefix_carrier_code` for a digit-string prefix, and the rows the fast
-    path cannot strip exactly (a regular-expression prefix that matches: left to the library)."""
-    unsure = np.zeros(len(text), dtype=bool)
-    if plan.national_prefix_pattern is not None:
-        return text, _prefix_match(text, plan.national_prefix_pattern)
-    if not plan.national_prefixes:
-        return text, unsure
-    cut = np.zeros(len(text), dtype=np.int64)  # like `re.match("0|180020")`: the first alternative wins
-    for prefix in plan.national_prefixes:
-        starts = text.str.startswith(prefix).fillna(False).to_numpy(dtype=bool) & (cut == 0)
-        cut[starts] = len(prefix)
-    if not cut.any():
-        return text, unsure
-    rest = text.copy()
-    for length in np.unique(cut[cut > 0]):
-        rows = cut == length
-        rest[rows] = text[rows].str.slice(int(length))
-    starts = cut > 0
-    keep = plan.general_matches(text) & ~plan.general_matches(rest)
-    return text.mask(starts & ~keep, rest), unsure
+_REGIONS = _Ids()
+_PATTERNS = _Ids()  # pattern text -> id; `_PATTERNS.names[id]` is the pattern
 
 
-def _region_of(cc: int, nsn: pd.Series) -> np.ndarray:
-    """`region_code_for_number` for numbers of one country code: the region, or "" for none."""
-    regions = _country_code_regions().get(cc, ())
-    result = np.full(len(nsn), "", dtype=object)
-    if len(regions) == 1:
-        result[:] = regions[0]
-        return result
-    open_rows = np.ones(len(nsn), dtype=bool)
-    for region in regions:
-        metadata = PhoneMetadata.metadata_for_region(region.upper(), None)
-        if metadata is None or not open_rows.any():
-            continue
-        subset = nsn[open_rows]
-        if metadata.leading_digits is not None:
-            hit = _prefix_match(subset, metadata.leading_digits)
-        else:
-            plan = _plan(region)
-            if plan is None:
-                continue
-            hit = plan.valid_type(subset)
-        rows = np.flatnonzero(open_rows)[hit]
-        result[rows] = region
-        open_rows[rows] = False
+def _pattern_id(pattern: str | None) -> int:
+    return -1 if not pattern else _PATTERNS(pattern)
+
+
+@cache
+def _region_facts(rid: int) -> tuple:
+    """(has plan, country code, idd pattern id, idd literal length or -1, national prefix regex id,
+    national prefix alternatives, general pattern id, main region id of the country code) of a
+    region id; -1 / () where the region has none."""
+    plan = _plan(_REGIONS.names[rid]) if rid >= 0 else None
+    if plan is None:
+        return False, 0, -1, -1, -1, (), -1, -1
+    metadata = plan.metadata
+    idd = metadata.international_prefix
+    main = phonenumbers.region_code_for_country_code(metadata.country_code)
+    return (True, metadata.country_code, _pattern_id(idd),
+            len(idd) if idd and _DIGITS_ONLY.fullmatch(idd) else -1,
+            _pattern_id(plan.national_prefix_pattern), plan.national_prefixes,
+            _pattern_id(plan.general_pattern), _REGIONS(main))
+
+
+_FACTS = ("has_plan", "country_code", "idd", "idd_length", "prefix_pattern", "prefixes", "general", "main")
+
+
+def _per_region(rids: np.ndarray, fact: str) -> np.ndarray:
+    """One fact of `_region_facts` for every row (a look-up in a table per region id; -1: none)."""
+    return _fact_table(fact, len(_REGIONS.names))[rids + 1]
+
+
+@lru_cache(maxsize=256)
+def _fact_table(fact: str, count: int) -> np.ndarray:
+    position = _FACTS.index(fact)
+    values = [_region_facts(rid)[position] for rid in range(-1, count)]
+    if fact != "prefixes":
+        return np.asarray(values)
+    table = np.empty(len(values), dtype=object)
+    table[:] = values
+    return table
+
+
+@lru_cache(maxsize=256)
+def _alternative_table(k: int, count: int) -> np.ndarray:
+    """The k-th national prefix alternative of each region id ("" when it has none)."""
+    prefixes = _fact_table("prefixes", count)
+    return np.asarray([p[k] if len(p) > k else "" for p in prefixes.tolist()], dtype=object)
+
+
+@cache
+def _valid_type_ids(rid: int, length: int) -> tuple[int, int]:
+    """Pattern ids of the general pattern and of the folded type patterns of (region, length)."""
+    plan = _plan(_REGIONS.names[rid]) if rid >= 0 else None
+    if plan is None:
+        return -1, -1
+    general, types = _patterns_for_length(plan.region, length)
+    if general is None or not types:
+        return -1, -1
+    return _pattern_id(general), _pattern_id("|".join(f"(?:{t})" for t in types))
+
+
+@cache
+def _length_result(rid: int, length: int) -> int:
+    return _plan(_REGIONS.names[rid]).test_length(length)
+
+
+def _per_pair(rids: np.ndarray, lengths: np.ndarray, function) -> np.ndarray:
+    """`function(rid, length)` for every row, computed once per distinct pair."""
+    if not len(rids):
+        return np.zeros(0, dtype=np.int64)
+    pairs = rids.astype(np.int64) * 4096 + lengths.astype(np.int64)
+    distinct, inverse = np.unique(pairs, return_inverse=True)
+    values = np.asarray([function(int(p // 4096), int(p % 4096)) for p in distinct], dtype=np.int64)
+    return values[inverse.reshape(-1)]
+
+
+# -- Arrow helpers ---------------------------------------------------------------------------------
+
+
+def _true(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow column as numpy, False where NULL."""
+    return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _lengths(text: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _where(mask: np.ndarray, then: pa.Array, otherwise: pa.Array) -> pa.Array:
+    return pc.if_else(pa.array(mask, type=pa.bool_()), then, otherwise)
+
+
+def _slice_from(text: pa.Array, starts: np.ndarray, rows: np.ndarray) -> pa.Array:
+    """`text[start:]` with a start per row (on `rows`; other rows keep their text)."""
+    result = text
+    for start in np.unique(starts[rows]):
+        result = _where(rows & (starts == start), pc.utf8_slice_codeunits(text, int(start)), result)
     return result
+
+
+def _fullmatch(text: pa.Array, pattern: str) -> np.ndarray:
+    return _true(pc.match_substring_regex(text, f"^(?:{pattern})$"))
+
+
+@lru_cache(maxsize=4096)
+def _folded(ids: tuple[int, ...], full: bool) -> str:
+    body = "|".join(f"k{i}:(?:{_PATTERNS.names[i]})" for i in ids)
+    return f"^(?:{body})$" if full else f"^(?:{body})"
+
+
+@lru_cache(maxsize=4096)
+def _groups(ids: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """The pattern ids in groups whose folded pattern stays under `_FOLD_LIMIT` characters."""
+    groups, current, size = [], [], 0
+    for i in ids:
+        length = len(_PATTERNS.names[i]) + 16
+        if current and size + length > _FOLD_LIMIT:
+            groups.append(tuple(current))
+            current, size = [], 0
+        current.append(i)
+        size += length
+    groups.append(tuple(current))
+    return tuple(groups)
+
+
+def _keyed_match(pattern_ids: np.ndarray, text: pa.Array, rows: np.ndarray, *, full: bool) -> np.ndarray:
+    """Row i matches pattern `pattern_ids[i]` (whole text when `full`, else a prefix), on `rows`;
+    False elsewhere and where the id is -1. One RE2 call for all the patterns involved."""
+    result = np.zeros(len(pattern_ids), dtype=bool)
+    index = np.flatnonzero(rows & (pattern_ids >= 0))
+    if not len(index):
+        return result
+    ids = pattern_ids[index]
+    distinct = np.unique(ids)
+    tokens = pa.array([f"k{i}:" for i in distinct.tolist()], type=pa.string())
+    keyed = pc.binary_join_element_wise(tokens.take(pa.array(np.searchsorted(distinct, ids))),
+                                        text.take(pa.array(index)), "")
+    for group in _groups(tuple(distinct.tolist())):
+        inside = np.isin(ids, group) if len(group) < len(distinct) else np.ones(len(ids), dtype=bool)
+        subset = keyed if inside.all() else keyed.filter(pa.array(inside))
+        result[index[inside]] = _match_folded(subset, group, full)
+    return result
+
+
+def _match_folded(keyed: pa.Array, group: tuple[int, ...], full: bool) -> np.ndarray:
+    try:
+        return _true(pc.match_substring_regex(keyed, _folded(group, full)))
+    except pa.ArrowInvalid:  # the folded program is too large for RE2: halve it
+        if len(group) == 1:
+            raise
+        half = len(group) // 2
+        return _match_folded(keyed, group[:half], full) | _match_folded(keyed, group[half:], full)
+
+
+# -- the steps of `phonenumbers.parse` ---------------------------------------------------------------
+
+
+def _strip_national_prefix(text: pa.Array, rids: np.ndarray, rows: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """`_maybe_strip_national_prefix_carrier_code` for digit-string prefixes, per row with its
+    region's prefixes; and the rows the fast path cannot strip exactly (a regular-expression prefix
+    that matches: left to the library)."""
+    unsure = _keyed_match(_per_region(rids, "prefix_pattern"), text, rows, full=False)
+    count = len(_REGIONS.names)
+    prefixes = _fact_table("prefixes", count)
+    lengths = np.asarray([len(p) for p in prefixes.tolist()], dtype=np.int64)[rids + 1]
+    literal = rows & (lengths > 0)
+    if not literal.any():
+        return text, unsure
+    cut = np.zeros(len(rids), dtype=np.int64)  # like `re.match("0|180020")`: the first alternative wins
+    starts: dict[str, np.ndarray] = {}
+    for k in range(int(lengths[literal].max())):
+        alternative = _alternative_table(k, count)[rids + 1]
+        for prefix in set(_alternative_table(k, count)[np.unique(rids[literal]) + 1].tolist()) - {""}:
+            if prefix not in starts:
+                starts[prefix] = _true(pc.starts_with(text, prefix))
+            hit = literal & (cut == 0) & (alternative == prefix) & starts[prefix]
+            cut[hit] = len(prefix)
+    stripped = cut > 0
+    if not stripped.any():
+        return text, unsure
+    rest = _slice_from(text, cut, stripped)
+    general = _per_region(rids, "general")
+    keep = _keyed_match(general, text, stripped, full=True) & ~_keyed_match(general, rest, stripped, full=True)
+    return _where(stripped & ~keep, rest, text), unsure
+
+
+def _valid_type(rids: np.ndarray, nsn: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """`_number_type_helper(nsn) != UNKNOWN` with each row's region: the general desc and at least
+    one type desc of the number's length match."""
+    index = np.flatnonzero(rows)
+    general = np.full(len(rids), -1, dtype=np.int64)
+    types = np.full(len(rids), -1, dtype=np.int64)
+    if len(index):
+        lengths = _lengths(nsn.take(pa.array(index)))
+        general[index] = _per_pair(rids[index], lengths, lambda r, n: _valid_type_ids(r, n)[0])
+        types[index] = _per_pair(rids[index], lengths, lambda r, n: _valid_type_ids(r, n)[1])
+    ok = _keyed_match(general, nsn, rows, full=True)
+    return ok & _keyed_match(types, nsn, ok, full=True)
+
+
+@cache
+def _code_regions(code: int) -> tuple[int, ...]:
+    """Region ids of a country code, in the library's order."""
+    return tuple(_REGIONS(region) for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()))
+
+
+@cache
+def _leading_id(rid: int) -> int:
+    """The pattern id of a region's leading digits (`region_code_for_number` tries them first), or -1."""
+    metadata = PhoneMetadata.metadata_for_region(_REGIONS.names[rid].upper(), None)
+    return -1 if metadata is None or metadata.leading_digits is None else _PATTERNS(metadata.leading_digits)
+
+
+@cache
+def _candidates(code: int) -> tuple[int, tuple[int, ...]]:
+    """(the region id of a one-region country code, -1 for none, -2 for several; the candidate
+    region ids of a several-region code, in the library's order, those without metadata left out)."""
+    regions = _code_regions(code)
+    if len(regions) == 1:
+        return regions[0], ()
+    if not regions:
+        return -1, ()
+    return -2, tuple(r for r in regions if PhoneMetadata.metadata_for_region(_REGIONS.names[r].upper(), None)
+                     is not None)
+
+
+def _region_of(cc: np.ndarray, nsn: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """`region_code_for_number` for each row: the region id, or -1 for none. Codes of several
+    regions try them in order (leading digits, else a valid type): every candidate of every row is
+    tested at once, and the first that matches wins."""
+    owner = np.full(len(cc), -1, dtype=np.int64)
+    index = np.flatnonzero(rows)
+    if not len(index):
+        return owner
+    codes, inverse = np.unique(cc[index], return_inverse=True)
+    inverse = inverse.reshape(-1)
+    facts = [_candidates(int(code)) for code in codes.tolist()]
+    first = np.asarray([fact[0] for fact in facts], dtype=np.int64)[inverse]
+    owner[index] = np.where(first >= -1, first, -1)
+    pair_rows, pair_regions, pair_rank = [], [], []
+    for position, (kind, candidates) in enumerate(facts):
+        if kind != -2 or not candidates:
+            continue
+        members = index[inverse == position]
+        pair_rows.append(np.repeat(members, len(candidates)))
+        pair_regions.append(np.tile(np.asarray(candidates, dtype=np.int64), len(members)))
+        pair_rank.append(np.tile(np.arange(len(candidates)), len(members)))
+    if not pair_rows:
+        return owner
+    rows_of, regions, rank = np.concatenate(pair_rows), np.concatenate(pair_regions), np.concatenate(pair_rank)
+    text = nsn.take(pa.array(rows_of))
+    leading = np.asarray([_leading_id(int(r)) for r in range(len(_REGIONS.names))], dtype=np.int64)[regions]
+    by_leading = leading >= 0
+    hit = np.where(by_leading, _keyed_match(leading, text, by_leading, full=False),
+                   _valid_type(regions, text, ~by_leading & _per_region(regions, "has_plan").astype(bool)))
+    order = np.lexsort((rank, rows_of))  # per row, candidates in the library's order
+    rows_sorted, hits_sorted = rows_of[order], hit[order]
+    found = np.flatnonzero(hits_sorted)
+    if len(found):
+        winners, at = np.unique(rows_sorted[found], return_index=True)
+        owner[winners] = regions[order][found[at]]
+    return owner
 
 
 def _dummy(nsn: pd.Series) -> np.ndarray:
@@ -198,6 +406,19 @@ def _dummy(nsn: pd.Series) -> np.ndarray:
     return repeated | nsn.isin(DUMMY_SEQUENCES).to_numpy()
 
 
+def _arrow_text(values: pd.Series) -> pa.Array:
+    array = pa.array(values.astype("str"), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array.cast(pa.string())
+
+
+def _region_ids(regions: pd.Series) -> np.ndarray:
+    codes, distinct = pd.factorize(regions.astype("str"))
+    table = np.asarray([_REGIONS(str(name)) for name in distinct.tolist()] + [-1], dtype=np.int64)
+    return table[codes]  # factorize's -1 (missing) takes the last entry: -1
+
+
 def fast_e164(raws: pd.Series, regions: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(decided, e164) for trimmed raw numbers and their default regions (uppercase ISO or missing).
 
@@ -205,137 +426,136 @@ def fast_e164(raws: pd.Series, regions: pd.Series) -> tuple[np.ndarray, np.ndarr
     non-dummy number, or None); undecided rows must go through the per-number parse.
     """
     size = len(raws)
-    raws = raws.astype("str").reset_index(drop=True)
-    regions = regions.astype("str").reset_index(drop=True)
     e164 = np.full(size, None, dtype=object)
     decided = np.zeros(size, dtype=bool)
     if size == 0:
         return decided, e164
-    shaped = _fullmatch(raws, _SHAPE)
-    digits = raws.str.replace(r"[^0-9]", "", regex=True)
-    count = digits.str.len().fillna(0).to_numpy()
-    shaped = shaped & (count >= _MIN_DIGITS) & (count <= _MAX_DIGITS)
-    plus = raws.str.startswith("+").fillna(False).to_numpy(dtype=bool)
+    raw = _arrow_text(raws.reset_index(drop=True))
+    rids = _region_ids(regions.reset_index(drop=True))
+    no_text = pa.nulls(size, pa.string())
 
+    shaped = _fullmatch(raw, _SHAPE)
+    digits = raw  # the shaped rows' digits: what `[^0-9]` removes from them, as literal replacements
+    for separator in " .-/()+":
+        digits = pc.replace_substring(digits, separator, "")
+    count = _lengths(digits)
+    shaped &= (count >= _MIN_DIGITS) & (count <= _MAX_DIGITS)
+    plus = _true(pc.starts_with(raw, "+"))
+    has_plan = _per_region(rids, "has_plan").astype(bool)
+    country_code = _per_region(rids, "country_code").astype(np.int64)
+
+    undecided = ~shaped | (rids < 0)  # no default region: left to the library
+    rows = shaped & (rids >= 0)
+    undecided |= rows & ~has_plan
+    rows &= has_plan
     cc = np.zeros(size, dtype=np.int64)  # the number's country code once known
-    national = pd.Series(pd.NA, index=digits.index, dtype="str")
-    meta_region = np.full(size, "", dtype=object)  # whose metadata strips the national prefix
-    undecided = ~shaped | regions.isna().to_numpy()  # no default region: left to the library
-    international = np.zeros(size, dtype=bool)
-    intl_digits = pd.Series(pd.NA, index=digits.index, dtype="str")
+    national = no_text
+    meta = np.full(size, -1, dtype=np.int64)  # whose metadata strips the national prefix
 
-    for region in pd.unique(regions[shaped].dropna()):
-        rows = shaped & (regions == region).fillna(False).to_numpy(dtype=bool)
-        plan = _plan(str(region))
-        if plan is None:
-            undecided |= rows
-            continue
-        metadata = plan.metadata
-        rows_plus = rows & plus
-        international |= rows_plus
-        intl_digits[rows_plus] = digits[rows_plus]
-        rest = rows & ~plus
-        idd = metadata.international_prefix
-        if idd and rest.any():
-            matched = np.zeros(size, dtype=bool)
-            matched[rest] = _prefix_match(digits[rest], idd)
-            if _DIGITS_ONLY.fullmatch(idd):
-                after = digits.str.slice(len(idd), len(idd) + 1).fillna("").to_numpy(dtype=object)
-                strip = matched & (after != "0") & (after != "")
-                undecided |= matched & ~strip
-                international |= strip
-                intl_digits[strip] = digits[strip].str.slice(len(idd))
-            else:
-                undecided |= matched
-            rest &= ~matched
-        if not rest.any():
-            continue
-        cc_text = str(metadata.country_code)
-        own = digits[rest]
-        starts_cc = own.str.startswith(cc_text).fillna(False).to_numpy(dtype=bool)
-        as_national = np.flatnonzero(rest)[~starts_cc]
-        cc[as_national] = metadata.country_code
-        national[as_national] = digits[as_national]
-        meta_region[as_national] = region
-        with_cc = np.flatnonzero(rest)[starts_cc]
-        if len(with_cc):
-            # `_maybe_extract_country_code`: a national number that starts with the country code.
-            full = digits[with_cc]
-            potential, bad = _strip_national_prefix(full.str.slice(len(cc_text)), plan)
-            take = (~plan.general_matches(full) & plan.general_matches(potential)) | (
-                plan.test_length(full.str.len().to_numpy()) == pnu.ValidationResult.TOO_LONG)
-            undecided[with_cc[bad]] = True
-            cc[with_cc] = metadata.country_code
-            national[with_cc] = np.where(take, potential.to_numpy(dtype=object), full.to_numpy(dtype=object))
-            number_region = phonenumbers.region_code_for_country_code(metadata.country_code)
-            meta_region[with_cc] = np.where(take, number_region if number_region != region else region, region)
+    # `+`, or the region's international prefix (IDD), then the country code follows.
+    international = rows & plus
+    intl_digits = _where(international, digits, no_text)
+    rest = rows & ~plus
+    matched = _keyed_match(_per_region(rids, "idd"), digits, rest, full=False)
+    idd_length = _per_region(rids, "idd_length").astype(np.int64)
+    undecided |= matched & (idd_length < 0)
+    literal = matched & (idd_length >= 0)
+    for length in np.unique(idd_length[literal]).tolist():
+        inside = literal & (idd_length == length)
+        after = _true(pc.not_equal(pc.utf8_slice_codeunits(digits, length, length + 1), "0")) & (count > length)
+        strip = inside & after
+        undecided |= inside & ~strip
+        international |= strip
+        intl_digits = _where(strip, pc.utf8_slice_codeunits(digits, length), intl_digits)
+    rest &= ~matched
+
+    # A national number, or one that starts with the country code (`_maybe_extract_country_code`).
+    cc_text = pa.array(country_code.astype(str), type=pa.string())
+    cc_length = _lengths(cc_text)
+    starts_cc = np.zeros(size, dtype=bool)
+    for length in np.unique(cc_length[rest]).tolist():
+        inside = rest & (cc_length == length)
+        starts_cc |= inside & _true(pc.equal(pc.utf8_slice_codeunits(digits, 0, length), cc_text))
+    as_national = rest & ~starts_cc
+    cc[as_national] = country_code[as_national]
+    national = _where(as_national, digits, national)
+    meta[as_national] = rids[as_national]
+    with_cc = rest & starts_cc
+    if with_cc.any():
+        potential, bad = _strip_national_prefix(_slice_from(digits, cc_length, with_cc), rids, with_cc)
+        general = _per_region(rids, "general")
+        index = np.flatnonzero(with_cc)
+        too_long = np.zeros(size, dtype=bool)
+        too_long[index] = _per_pair(rids[index], count[index], _length_result) == pnu.ValidationResult.TOO_LONG
+        take = (~_keyed_match(general, digits, with_cc, full=True)
+                & _keyed_match(general, potential, with_cc, full=True)) | too_long
+        undecided |= with_cc & bad
+        cc[with_cc] = country_code[with_cc]
+        national = _where(with_cc & take, potential, _where(with_cc, digits, national))
+        main = _per_region(rids, "main").astype(np.int64)
+        meta[with_cc] = np.where(take, main, rids)[with_cc]
 
     # Country code after `+` or the international prefix (`_extract_country_code`).
     intl = international & ~undecided
     if intl.any():
-        known = _country_code_regions()
-        text = intl_digits[intl]
-        found = np.zeros(int(intl.sum()), dtype=np.int64)
-        width = np.zeros(int(intl.sum()), dtype=np.int64)
-        first_zero = text.str.startswith("0").fillna(True).to_numpy(dtype=bool)
+        known = np.asarray(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE), dtype=np.int64)
+        text = intl_digits
+        lengths = _lengths(text)
+        first_zero = _true(pc.fill_null(pc.starts_with(text, "0"), True))
+        found = np.zeros(size, dtype=np.int64)
+        width = np.zeros(size, dtype=np.int64)
         for length in (1, 2, 3):
-            head = text.str.slice(0, length)
-            values = pd.to_numeric(head, errors="coerce").fillna(-1).astype(np.int64).to_numpy()
-            hit = (found == 0) & ~first_zero & np.isin(values, list(known)) & (text.str.len().to_numpy() > length - 1)
+            head = pc.utf8_slice_codeunits(text, 0, length)
+            head = pc.if_else(pc.equal(head, ""), pa.scalar(None, pa.string()), head)
+            values = pc.fill_null(pc.cast(head, pa.int64()), -1).to_numpy(zero_copy_only=False)
+            hit = intl & (found == 0) & ~first_zero & np.isin(values, known) & (lengths > length - 1)
             found[hit] = values[hit]
             width[hit] = length
-        rows = np.flatnonzero(intl)
-        lengths = text.str.len().to_numpy()
-        too_short = lengths <= _MIN_NSN
-        no_cc = found == 0
-        undecided[rows[no_cc & ~too_short]] = True  # the library retries without the `+`
-        cc[rows] = found
-        rest_text = pd.Series([t[w:] for t, w in zip(text.tolist(), width.tolist(), strict=True)], dtype="str")
-        national[rows] = rest_text.to_numpy(dtype=object)
-        for code in np.unique(found[found > 0]):
-            number_region = phonenumbers.region_code_for_country_code(int(code))
-            pick = rows[found == code]
-            if number_region == phonenumbers.UNKNOWN_REGION or _plan(number_region) is None:
-                undecided[pick] = True
-            else:
-                meta_region[pick] = number_region
-        # too short after the IDD: the library raises, so the answer is None (decided)
-        decided[rows[too_short]] = True
-        cc[rows[too_short]] = 0
+        too_short = intl & (lengths <= _MIN_NSN)
+        undecided |= intl & (found == 0) & ~too_short  # the library retries without the `+`
+        cc[intl] = found[intl]
+        national = _where(intl, _slice_from(text, width, intl), national)
+        with_code = intl & (found > 0)
+        codes, inverse = np.unique(found[with_code], return_inverse=True)
+        owners = []
+        for code in codes.tolist():
+            region = phonenumbers.region_code_for_country_code(code)
+            owners.append(-1 if region == phonenumbers.UNKNOWN_REGION or _plan(region) is None else _REGIONS(region))
+        owner_of_row = np.asarray(owners, dtype=np.int64)[inverse.reshape(-1)] if len(codes) else np.zeros(0, np.int64)
+        picked = np.flatnonzero(with_code)
+        undecided[picked[owner_of_row < 0]] = True
+        meta[picked[owner_of_row >= 0]] = owner_of_row[owner_of_row >= 0]
+        decided |= too_short  # too short after the IDD: the library raises, so the answer is None
+        cc[too_short] = 0
 
-    # National prefix, length checks, validity, dummies: per metadata region, then per country code.
+    # National prefix, length checks, validity, dummies.
     working = ~undecided & (cc > 0)
-    nsn = national.copy()
-    for region in pd.unique(meta_region[working]):
-        rows = working & (meta_region == region)
-        plan = _plan(str(region))
-        text = national[rows]
-        short = (text.str.len().fillna(0) < _MIN_NSN).to_numpy()
-        potential, marks = _strip_national_prefix(text, plan)
-        use = ~np.isin(plan.test_length(potential.str.len().to_numpy()), _KEEP_ORIGINAL)
-        chosen = np.where(use, potential.to_numpy(dtype=object), text.to_numpy(dtype=object))
-        index = np.flatnonzero(rows)
-        undecided[index[marks]] = True
-        nsn[index] = chosen
-        cc[index[short]] = -1  # TOO_SHORT_NSN before the prefix: the library raises
+    short = working & (_lengths(national) < _MIN_NSN)
+    potential, marks = _strip_national_prefix(national, meta, working)
+    index = np.flatnonzero(working)
+    use = np.zeros(size, dtype=bool)
+    use[index] = ~np.isin(_per_pair(meta[index], _lengths(potential.take(pa.array(index))), _length_result),
+                          _KEEP_ORIGINAL)
+    nsn = _where(use, potential, national)
+    undecided |= working & marks
+    cc[short] = -1  # TOO_SHORT_NSN before the prefix: the library raises
     final = ~undecided & (cc > 0)
     decided |= ~undecided
-    lengths = nsn.str.len().fillna(0).to_numpy()
+    lengths = _lengths(nsn)
     final &= (lengths >= _MIN_NSN) & (lengths <= _MAX_NSN)
-    for code in np.unique(cc[final]):
-        rows = np.flatnonzero(final & (cc == code))
-        numbers = nsn.iloc[rows].reset_index(drop=True)
-        owner = _region_of(int(code), numbers)
-        valid = np.zeros(len(rows), dtype=bool)
-        for region in pd.unique(owner[owner != ""]):
-            inside = owner == region
-            plan = _plan(str(region))
-            if plan is None:
-                undecided[rows[inside]] = True
-                decided[rows[inside]] = False
-                continue
-            valid[inside] = plan.valid_type(numbers[inside])
-        if valid.any():
-            valid[valid] = ~_dummy(numbers[valid])
-        e164[rows[valid]] = ("+" + str(code) + numbers[valid]).to_numpy(dtype=object)
+    owner = _region_of(cc, nsn, final)
+    known_owner = final & (owner >= 0)
+    owner_plan = _per_region(owner, "has_plan").astype(bool)
+    no_plan = known_owner & ~owner_plan
+    undecided |= no_plan
+    decided[no_plan] = False
+    valid = _valid_type(owner, nsn, known_owner & owner_plan)
+    rows = np.flatnonzero(valid)
+    if len(rows):
+        numbers = nsn.take(pa.array(rows)).to_pandas()
+        keep = ~_dummy(numbers)
+        rows = rows[keep]
+        prefix = pa.array(np.char.add("+", cc[rows].astype(str)).astype(object), type=pa.string())
+        e164[rows] = pc.binary_join_element_wise(prefix, nsn.take(pa.array(rows)), "").to_numpy(
+            zero_copy_only=False)
     return decided, e164

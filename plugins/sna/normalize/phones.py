@@ -24,7 +24,6 @@ from sna.normalize.text import TEXT_DTYPE, as_text, field_status, is_blank, trim
 # Sequences that marketplaces and demo data use as "no phone", as national significant numbers.
 DUMMY_SEQUENCES = frozenset({"102030405", "123456789"})
 PARSE_CACHE_SIZE = 1 << 20
-_SEPARATOR = "\x1f"  # joins a raw number and its region into one key; never in a valid number
 
 
 def is_dummy_number(national_number: str) -> bool:
@@ -51,10 +50,18 @@ def e164_or_none(raw: str, region: str | None) -> str | None:
 
 def parse_unique_phones(raws: Sequence[str], regions: Sequence[str | None]) -> list[str | None]:
     """E.164 (with `+`) or None for each (raw, region) pair; pairs are already distinct."""
-    decided, results = fast_e164(pd.Series(list(raws), dtype=TEXT_DTYPE), pd.Series(list(regions), dtype=TEXT_DTYPE))
-    for row in np.flatnonzero(~decided).tolist():
-        results[row] = e164_or_none(raws[row], regions[row])
-    return results.tolist()
+    return _parse_unique(pd.Series(list(raws), dtype=TEXT_DTYPE), pd.Series(list(regions), dtype=TEXT_DTYPE)).tolist()
+
+
+def _parse_unique(raws: pd.Series, regions: pd.Series) -> np.ndarray:
+    """`parse_unique_phones` on text columns (a missing region: no default region)."""
+    decided, results = fast_e164(raws, regions)
+    undecided = np.flatnonzero(~decided)
+    if len(undecided):
+        texts = raws.iloc[undecided].tolist()
+        codes = regions.iloc[undecided].astype(object).where(regions.iloc[undecided].notna(), None).tolist()
+        results[undecided] = [e164_or_none(text, code) for text, code in zip(texts, codes, strict=True)]
+    return results
 
 
 def parse_phones(phone: pd.Series, phone_mobile: pd.Series, country: pd.Series) -> pd.DataFrame:
@@ -81,9 +88,12 @@ def _e164(raw: pd.Series, region: pd.Series) -> np.ndarray:
     result = np.full(len(raw), None, dtype=object)
     if not usable.any():
         return result
-    keys = raw[usable] + _SEPARATOR + region[usable].fillna("")
-    codes, uniques = pd.factorize(keys)
-    pairs = [key.rsplit(_SEPARATOR, 1) for key in uniques.tolist()]
-    parsed = parse_unique_phones([text for text, _ in pairs], [code or None for _, code in pairs])
-    result[usable] = np.asarray(parsed, dtype=object)[codes]
+    raw_codes, raw_values = pd.factorize(raw[usable])
+    region_codes, region_values = pd.factorize(region[usable].fillna(""))
+    width = max(len(region_values), 1)
+    codes, pairs = pd.factorize(raw_codes.astype(np.int64) * width + region_codes)
+    texts = pd.Series(raw_values.take(pairs // width), dtype=TEXT_DTYPE)
+    regions = pd.Series(region_values.take(pairs % width), dtype=TEXT_DTYPE)
+    parsed = _parse_unique(texts, regions.where(regions != ""))
+    result[usable] = parsed[codes]
     return result

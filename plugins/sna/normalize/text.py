@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 Result = TypeVar("Result", pd.Series, pd.DataFrame)
 
@@ -79,12 +80,17 @@ def is_undecodable(text: pd.Series) -> pd.Series:
     return text.str.contains(UNDECODABLE, regex=False).fillna(False).astype(bool)
 
 
+_STATUSES = pa.array([MISSING, INVALID, OK], type=pa.large_string())
+
+
 def field_status(present: pd.Series, valid: pd.Series) -> pd.Series:
-    """ "ok" / "missing" / "invalid" per row, the vocabulary of the exclusion reasons."""
-    present = present.fillna(False).astype(bool)
-    valid = valid.fillna(False).astype(bool)
-    status = np.where(~present, MISSING, np.where(valid, OK, INVALID))
-    return pd.Series(status, index=present.index, dtype=TEXT_DTYPE)
+    """ "ok" / "missing" / "invalid" per row, the vocabulary of the exclusion reasons.
+    (One Arrow `take` of the three words: no numpy string array converted cell by cell.)"""
+    index = present.index
+    present = present.fillna(False).astype(bool).to_numpy()
+    valid = valid.fillna(False).astype(bool).to_numpy()
+    codes = np.where(present, np.where(valid, 2, 1), 0)
+    return _STATUSES.take(pa.array(codes)).to_pandas().astype(TEXT_DTYPE).set_axis(index)
 
 
 # --- e-mail -----------------------------------------------------------------------------------

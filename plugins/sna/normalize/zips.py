@@ -68,14 +68,24 @@ def _clean_zips(raw: pd.Series, country: pd.Series, zip_format: pd.Series) -> tu
     text = collapse_whitespace(raw.str.normalize("NFKC").str.upper())
     zip_format = zip_format.str.strip().str.upper().fillna("")
     zip_format = zip_format.where(zip_format.str.len() <= MAX_FORMAT_LENGTH, "")
-    valid = pd.Series(False, index=text.index)
     keys = country.fillna("") + "|" + zip_format
-    for key in keys.dropna().unique():
-        rows = np.flatnonzero((keys == key).to_numpy())
-        code, layout = key.split("|", 1)
-        cleaned, ok = _clean_group(text.iloc[rows], code, layout)
-        text.iloc[rows] = cleaned.to_numpy()
-        valid.iloc[rows] = ok.to_numpy()
+    codes, uniques = pd.factorize(keys)  # -1: no key (misaligned inputs): text kept, invalid
+    order = np.argsort(codes, kind="stable")  # the rows group by group, each group in row order
+    bounds = np.searchsorted(codes[order], np.arange(-1, len(uniques) + 1))
+    texts, valids = [], []
+    for group, key in enumerate([None, *uniques.tolist()]):
+        rows = text.iloc[order[bounds[group]:bounds[group + 1]]]
+        if key is None:
+            cleaned, ok = rows, np.zeros(len(rows), dtype=bool)
+        else:
+            code, layout = key.split("|", 1)
+            cleaned, ok = _clean_group(rows, code, layout)
+        texts.append(cleaned.astype(text.dtype))
+        valids.append(np.asarray(ok, dtype=bool))
+    back = np.argsort(order)  # grouped position of each row
+    index = text.index
+    text = pd.concat(texts, ignore_index=True).take(back).set_axis(index)
+    valid = pd.Series(np.concatenate(valids)[back], index=index)
     valid &= text.str.fullmatch(_SAFE_ZIP).fillna(False).astype(bool)
     valid &= ~text.str.fullmatch(_ALL_ZEROS).fillna(False).astype(bool)
     return text, valid

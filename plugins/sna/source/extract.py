@@ -9,6 +9,7 @@ audience file reach SQL only as bound parameters; the table prefix is a validate
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,15 +17,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
 from sna.audience import GroupRef, SourceSpec
 from sna.errors import ConfigError, SnaError, SourceError, SourceSchemaError
+from sna.source import arrow
+from sna.source.arrow_assemble import assemble_arrow
 from sna.source.assemble import RAW_COLUMNS, ShopReference, assemble, empty_raw_frame, typed
 from sna.source.streams import OrderedStream, fetch_blocks, prefetch
 from sna.source.tables import ShopTables, shop_tables
+
+log = logging.getLogger(__name__)
 
 __all__ = ["RAW_COLUMNS", "ResolvedFilters", "ShopReader", "empty_raw_frame", "to_raw_frame"]
 
@@ -69,10 +76,17 @@ class ResolvedFilters:
 class ShopReader:
     """Reads one PrestaShop database; the same code for MySQL/MariaDB and the SQLite demo shop."""
 
-    def __init__(self, engine: Engine, source: SourceSpec | None = None) -> None:
+    def __init__(self, engine: Engine, source: SourceSpec | None = None, reader: str = "auto") -> None:
+        """`reader`: `arrow` (connectorx, `arrow.py`), `python` (streaming cursors) or `auto` (arrow
+        when connectorx can serve the URL, else python; see `source_reader` in settings.py)."""
+        if reader not in arrow.READERS:
+            raise ConfigError(f"source_reader: {reader!r} is not one of {', '.join(arrow.READERS)}")
         self.engine = engine
         self.source = source or SourceSpec()
+        self.reader = reader
         self.tables: ShopTables = shop_tables(self.source.table_prefix)
+        self.used_reader: str | None = None
+        """After `iter_chunks`: `arrow`, `python`, or `arrow+python` (the arrow reader gave up part way)."""
 
     @contextmanager
     def _connect(self, doing: str) -> Iterator[Connection]:
@@ -191,16 +205,98 @@ class ShopReader:
                     ) -> Iterator[pd.DataFrame]:
         """Raw customer frames of at most `chunk_size` rows, in customer id order.
 
-        Customers, addresses and orders are three scans ordered by customer id on three
-        connections with server-side cursors, merged chunk by chunk (`streams.py`,
-        `assemble.py`): no join in the database, and memory flat whatever the size of the shop.
+        Customers, addresses and orders are three scans ordered by customer id, merged chunk by
+        chunk (`assemble.py`): no join in the database, and memory flat whatever the size of the
+        shop. The scans are read by the Arrow reader (`arrow.py`) or the Python reader (server-side
+        cursors, `streams.py`); both give the same frames, chunk for chunk. When the Arrow reader
+        cannot go on (data it cannot decode exactly, a lost connection), `auto` reads the rest,
+        after the last customer handed out, with the Python reader, with one log line.
         """
+        target = self._arrow_target()
         reference = self._reference(groups_any_ids)
+        if target is None:
+            self.used_reader = "python"
+            yield from self._python_chunks(chunk_size, reference)
+            return
+        self.used_reader = "arrow"
+        last_done: int | None = None
         try:
-            addresses = OrderedStream(prefetch(fetch_blocks(self.engine, self._address_scan(), chunk_size)))
-            orders = OrderedStream(prefetch(fetch_blocks(self.engine, self._order_scan(), chunk_size)))
+            for chunk in self._arrow_chunks(target, chunk_size, reference):
+                yield chunk
+                last_done = int(chunk["id_customer"].iloc[-1])
+        except arrow.ArrowReadError as exc:
+            error = source_error(self.engine, exc.__cause__ or exc, "reading with the arrow reader")
+            if self.reader == "arrow":
+                raise error from None
+            log.info("%s; the python reader reads %s", error,
+                     "everything" if last_done is None else "the customers not read yet")
+            self.used_reader = "python" if last_done is None else "arrow+python"
+            yield from self._python_chunks(chunk_size, reference, after=last_done)
+
+    def _arrow_target(self) -> arrow.ArrowTarget | None:
+        """Where connectorx reads this shop, or None for the Python reader (with a log line saying why)."""
+        if self.reader == "python":
+            return None
+        target = arrow.arrow_target(self.engine)
+        if target.url is not None:
+            return target
+        if self.reader == "arrow":
+            raise ConfigError(f"source_reader is arrow, but the arrow reader cannot read shop database "
+                              f"{describe_url(self.engine)}: {target.reason}")
+        log.info("shop database %s: read with the python reader (the arrow reader does not support %s)",
+                 describe_url(self.engine), target.reason)
+        return None
+
+    def _arrow_chunks(self, target: arrow.ArrowTarget, chunk_size: int, reference: ShopReference
+                      ) -> Iterator[pd.DataFrame]:
+        dialect = target.dialect
+
+        def scan(statement: sa.Select, kind: arrow.Scan) -> arrow.ArrowScan:
+            sql = arrow.render_sql(self.engine, arrow.portable(statement, kind, dialect))
+            return arrow.ArrowScan(target.url, sql, kind, chunk_size)
+
+        def lookup(ids: Sequence[int]) -> pa.Table:
+            found = scan(self._address_scan(by_ids=ids), arrow.ADDRESSES)
             try:
-                for customers in prefetch(fetch_blocks(self.engine, self._customer_scan(), chunk_size)):
+                return arrow.normalize(list(found), found.schema, arrow.ADDRESSES, dialect)
+            finally:
+                found.close()
+
+        customers = scan(self._customer_scan(), arrow.CUSTOMERS)
+        opened = [customers]
+        try:
+            addresses = scan(self._address_scan(), arrow.ADDRESSES)
+            opened.append(addresses)
+            orders = scan(self._order_scan(), arrow.ORDERS)
+            opened.append(orders)
+            address_rows, order_rows = arrow.OrderedBatches(addresses), arrow.OrderedBatches(orders)
+            for table in arrow.rebatch(customers, chunk_size):
+                last_id = int(pc.max(table.column(0)).as_py())
+                yield assemble_arrow(
+                    arrow.normalize(table, customers.schema, arrow.CUSTOMERS, dialect),
+                    arrow.normalize(address_rows.take_until(last_id), addresses.schema, arrow.ADDRESSES, dialect),
+                    arrow.normalize(order_rows.take_until(last_id), orders.schema, arrow.ORDERS, dialect),
+                    reference, lookup,
+                )
+        finally:
+            for stream in opened:
+                stream.close()
+            pa.default_memory_pool().release_unused()  # the batches' memory back to the system
+
+    def _python_chunks(self, chunk_size: int, reference: ShopReference, after: int | None = None
+                       ) -> Iterator[pd.DataFrame]:
+        """The Python reader: three server-side cursors (`streams.py`); `after`: only customers whose
+        id is above it (the rest of an extraction the Arrow reader began)."""
+        customer_scan, address_scan, order_scan = self._customer_scan(), self._address_scan(), self._order_scan()
+        if after is not None:
+            customer_scan = customer_scan.where(self.tables.customer.c.id_customer > after)
+            address_scan = address_scan.where(self.tables.address.c.id_customer > after)
+            order_scan = order_scan.where(self.tables.orders.c.id_customer > after)
+        try:
+            addresses = OrderedStream(prefetch(fetch_blocks(self.engine, address_scan, chunk_size)))
+            orders = OrderedStream(prefetch(fetch_blocks(self.engine, order_scan, chunk_size)))
+            try:
+                for customers in prefetch(fetch_blocks(self.engine, customer_scan, chunk_size)):
                     last_id = customers[-1][0]
                     yield assemble(customers, addresses.take_until(last_id), orders.take_until(last_id),
                                    reference, self._lookup_addresses)
