@@ -21,7 +21,7 @@ from sna.registry import Registry
 from sna.settings import Settings
 from sna.source import arrow
 from sna.source.extract import ShopReader
-from sna.source.schema import create_schema
+from sna_demo.schema import create_schema
 from tests.sna.source.shopdata import Shop
 
 REFERENCE = date(2026, 11, 1)
