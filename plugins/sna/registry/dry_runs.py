@@ -6,7 +6,6 @@ than the audience's retention.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,8 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from sna.registry.database import from_naive_utc, registry_errors, to_naive_utc
+from sna.registry.database import registry_errors, to_naive_utc
 from sna.registry.entries import MAX_PAGE
+from sna.registry.rows import run_columns, run_fields
 from sna.registry.tables import dry_runs
 
 
@@ -82,7 +82,6 @@ class DryRuns:
         with registry_errors(self.engine, "list dry runs"), self.engine.connect() as connection:
             return [_from_row(row) for row in connection.execute(query)]
 
-
     def audiences(self) -> list[str]:
         query = sa.select(self.table.c.audience).distinct().order_by(self.table.c.audience)
         with registry_errors(self.engine, "list the audiences of dry runs"), self.engine.connect() as connection:
@@ -90,32 +89,8 @@ class DryRuns:
 
 
 def _to_row(dry_run: DryRun) -> dict[str, Any]:
-    return {
-        "id": dry_run.id,
-        "run_key": dry_run.run_key,
-        "audience": dry_run.audience,
-        "platform": dry_run.platform,
-        "hashing": dry_run.hashing,
-        "filters": json.dumps(dry_run.filters, sort_keys=True, default=str),
-        "reference_date": dry_run.reference_date,
-        "created_at": to_naive_utc(dry_run.created_at),
-        "scanned": int(dry_run.scanned),
-        "rows": int(dry_run.rows),
-        "excluded": json.dumps({str(k): int(v) for k, v in dry_run.excluded.items()}, sort_keys=True),
-        "warnings": json.dumps([str(w) for w in dry_run.warnings]),
-        "dag_run_id": dry_run.dag_run_id,
-    }
+    return run_columns(dry_run)
 
 
 def _from_row(row: sa.Row) -> DryRun:
-    values = row._mapping
-    reference_date = values["reference_date"]
-    if isinstance(reference_date, datetime):
-        reference_date = reference_date.date()
-    return DryRun(
-        id=values["id"], run_key=values["run_key"], audience=values["audience"], platform=values["platform"],
-        hashing=values["hashing"], filters=json.loads(values["filters"]), reference_date=reference_date,
-        created_at=from_naive_utc(values["created_at"]), scanned=int(values["scanned"]), rows=int(values["rows"]),
-        excluded=json.loads(values["excluded"]), warnings=json.loads(values["warnings"]),
-        dag_run_id=values["dag_run_id"],
-    )
+    return DryRun(**run_fields(row._mapping))

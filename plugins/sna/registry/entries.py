@@ -14,6 +14,7 @@ from sqlalchemy.engine import URL, Engine
 
 from sna.registry import schema
 from sna.registry.database import from_naive_utc, make_engine, registry_errors, shown_url, to_naive_utc
+from sna.registry.rows import run_columns, run_fields
 from sna.registry.tables import exports
 
 if TYPE_CHECKING:
@@ -238,23 +239,11 @@ class Registry:
 
 def _to_row(entry: ExportEntry) -> dict[str, Any]:
     return {
-        "id": entry.id,
-        "run_key": entry.run_key,
-        "audience": entry.audience,
-        "platform": entry.platform,
-        "hashing": entry.hashing,
-        "filters": json.dumps(entry.filters, sort_keys=True, default=str),
-        "reference_date": entry.reference_date,
-        "created_at": to_naive_utc(entry.created_at),
+        **run_columns(entry),
         "file_uri": entry.file_uri,
         "file_key": entry.file_key,
         "size": int(entry.size),
         "sha256": entry.sha256,
-        "rows": int(entry.rows),
-        "scanned": int(entry.scanned),
-        "excluded": json.dumps({str(k): int(v) for k, v in entry.excluded.items()}, sort_keys=True),
-        "warnings": json.dumps([str(w) for w in entry.warnings]),
-        "dag_run_id": entry.dag_run_id,
         **_delivery_row(entry.delivery),
         "fill_rates": json.dumps({str(k): float(v) for k, v in entry.fill_rates.items()}),
     }
@@ -275,27 +264,12 @@ def _delivery_row(delivery: Delivery) -> dict[str, Any]:
 
 def _from_row(row: sa.Row) -> ExportEntry:
     values = row._mapping
-    reference_date = values["reference_date"]
-    if isinstance(reference_date, datetime):
-        reference_date = reference_date.date()
     return ExportEntry(
-        id=values["id"],
-        run_key=values["run_key"],
-        audience=values["audience"],
-        platform=values["platform"],
-        hashing=values["hashing"],
-        filters=json.loads(values["filters"]),
-        reference_date=reference_date,
-        created_at=from_naive_utc(values["created_at"]),
+        **run_fields(values),
         file_uri=values["file_uri"],
         file_key=values["file_key"],
         size=int(values["size"]),
         sha256=values["sha256"],
-        rows=int(values["rows"]),
-        scanned=int(values["scanned"]),
-        excluded=json.loads(values["excluded"]),
-        warnings=json.loads(values["warnings"]),
-        dag_run_id=values["dag_run_id"],
         fill_rates=json.loads(values["fill_rates"]) if values["fill_rates"] else {},
         delivery=Delivery(
             status=values["delivery_status"] or "none",
