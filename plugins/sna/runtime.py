@@ -8,11 +8,13 @@ touches the shop database.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 
 from sna.audience import Audience
 from sna.delivery.base import PlatformClient
@@ -34,8 +36,12 @@ from sna.storage import Storage, open_storage
 from sna.storage.local import parse_file_url
 
 
-def create_source_engine(url: str) -> Engine:
-    """An engine on the shop database; a missing SQLite file is an error, not a new empty shop."""
+def create_source_engine(url: str | URL, *, creator: Callable[[], Any] | None = None) -> Engine:
+    """An engine on the shop database; a missing SQLite file is an error, not a new empty shop.
+
+    `creator` opens the driver's connections instead of the URL (the Airflow layer hands over
+    MySqlHook.get_conn, so every extra of the connection reaches the driver); the URL still tells
+    the dialect and the Arrow reader what the database is."""
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
@@ -47,22 +53,25 @@ def create_source_engine(url: str) -> Engine:
                 f"shop database {parsed.render_as_string(hide_password=True)}: file does not exist "
                 "(create a demo shop with `sna demo-shop`)"
             )
-    connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "mysql" else {}
-    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    options: dict[str, Any] = {"creator": creator} if creator is not None else {}
+    if creator is None and parsed.get_backend_name() == "mysql":
+        options["connect_args"] = {"connect_timeout": 10}
+    return sa.create_engine(parsed, pool_pre_ping=True, **options)
 
 
-def create_registry(url: str, *, create: bool = True) -> Registry:
+def create_registry(url: str | URL, *, create: bool = True, creator: Callable[[], Any] | None = None
+                    ) -> Registry:
     """The registry at `url` (Registry checks the URL and creates a SQLite file's folder), schema ensured.
 
     `create=False` (read-only commands) creates nothing: not the SQLite file (a missing one is an
     error naming it), not its folder, not the table (see `Runtime.has_exports_table`)."""
-    registry = Registry(url, create=create)
+    registry = Registry(url, create=create, creator=creator)
     if create or registry.has_tables():
         registry.ensure_schema()  # an existing registry is upgraded in place, whoever opens it
     return registry
 
 
-def _sqlite_file(url: str) -> Path | None:
+def _sqlite_file(url: str | URL) -> Path | None:
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
@@ -120,9 +129,14 @@ class Runtime:
 
     @cached_property
     def source_engine(self) -> Engine:
-        return create_source_engine(self.locations.source_url)
+        return self.open_source(self.locations.source_url, None)
 
-    def source_url_of(self, connection: str) -> str:
+    def open_source(self, url: str | URL, connection: str | None) -> Engine:
+        """The engine of a shop (`connection`: its `source.connection` name, None for the default
+        shop); the Airflow layer opens it through the connection's hook instead."""
+        return create_source_engine(url)
+
+    def source_url_of(self, connection: str) -> str | URL:
         """The URL of a named shop (`source.connection`): `SNA_SOURCE_URL_<CONNECTION>`."""
         variable = f"SNA_SOURCE_URL_{connection.upper()}"
         url = os.environ.get(variable)
@@ -136,7 +150,7 @@ class Runtime:
         if connection is None or self.explicit_source:
             return self.source_engine
         if connection not in self._named_sources:
-            self._named_sources[connection] = create_source_engine(self.source_url_of(connection))
+            self._named_sources[connection] = self.open_source(self.source_url_of(connection), connection)
         return self._named_sources[connection]
 
     @cached_property

@@ -25,6 +25,8 @@ import yaml
 from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from sna.errors import ConfigError
 
@@ -168,13 +170,32 @@ def load_settings(root: Path | None = None) -> Settings:
         _SETTINGS_FILE_VALUES.reset(token)
 
 
+_NOT_A_DATABASE_URL = {
+    "source_url": "source URL is not a SQLAlchemy URL (e.g. mysql+mysqldb://user@host/shop)",
+    "registry_url": "invalid registry URL: not a SQLAlchemy database URL",
+}
+
+
 @dataclass(frozen=True)
 class Locations:
-    """SQLAlchemy URL of the shop, storage URL of the files, SQLAlchemy URL of the registry."""
+    """SQLAlchemy URL of the shop, storage URL of the files, SQLAlchemy URL of the registry.
 
-    source_url: str
+    The two databases are held as `URL` objects (given as text, they are parsed here): a URL prints
+    with its password hidden, so a location can be logged, shown or put in an error as it is."""
+
+    source_url: URL
     storage_url: str
-    registry_url: str
+    registry_url: URL
+
+    def __post_init__(self) -> None:
+        for name, message in _NOT_A_DATABASE_URL.items():
+            value = getattr(self, name)
+            if isinstance(value, URL):
+                continue
+            try:
+                object.__setattr__(self, name, make_url(value))
+            except ArgumentError:
+                raise ConfigError(message) from None
 
 
 def embedded_locations(root: Path) -> Locations:
@@ -187,9 +208,9 @@ def embedded_locations(root: Path) -> Locations:
 
 
 def resolve_locations(
-    source_url: str | None = None,
+    source_url: str | URL | None = None,
     storage_url: str | None = None,
-    registry_url: str | None = None,
+    registry_url: str | URL | None = None,
     settings: Settings | None = None,
     root: Path | None = None,
 ) -> Locations:

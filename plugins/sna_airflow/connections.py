@@ -8,17 +8,19 @@ tasks, never at parse time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 
 from sna.delivery.clients import Credentials
 from sna.errors import ConfigError
-from sna.runtime import Runtime
+from sna.registry import Registry
+from sna.runtime import Runtime, create_registry, create_source_engine
 from sna.settings import Settings, load_settings, project_root, resolve_locations
 from sna.storage import Storage, open_storage
 
@@ -49,13 +51,18 @@ def optional_connection(conn_id: str) -> Any | None:
         return None
 
 
+_SET_BY_THE_ENGINE = {"cursor", "charset", "sqlalchemy_url"}
+"""Extras the URL does not carry as given: the engine chooses its own cursors (it streams), and the
+charset always has a value (utf8mb4 unless the connection says otherwise)."""
+
+
 def sqlalchemy_url(conn: Any) -> URL:
     """A SQLAlchemy URL from a connection's fields; a `sqlalchemy_url` in the extra wins.
 
-    Built here rather than by the hook's `get_uri()`, which copies every extra (such as
-    `cursor: SSCursor`) into the URL query where the driver rejects it; the engine streams with
-    SQLAlchemy's `stream_results` instead.
-    """
+    For MySQL, the extras that change how the driver connects (`unix_socket`, `ssl`, `ssl_mode`,
+    `iam`, ...) are part of the URL's query, so that a reader that cannot honour them (connectorx)
+    sees them and steps aside; the connections themselves are opened by MySqlHook
+    (`shop_engine`), which knows what each extra means."""
     extra = conn.extra_dejson
     if extra.get("sqlalchemy_url"):
         from sqlalchemy.engine import make_url
@@ -69,16 +76,35 @@ def sqlalchemy_url(conn: Any) -> URL:
         )
     if driver == "sqlite":
         return URL.create("sqlite", database=conn.host or conn.schema)
-    query = {"charset": str(extra.get("charset", "utf8mb4"))} if driver.startswith("mysql") else {}
+    query: dict[str, str] = {}
+    if driver.startswith("mysql"):
+        query["charset"] = str(extra.get("charset", "utf8mb4"))
+        query.update({key: value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+                      for key, value in sorted(extra.items()) if key not in _SET_BY_THE_ENGINE})
     return URL.create(
         driver, username=conn.login or None, password=conn.password or None, host=conn.host or None,
         port=conn.port or None, database=conn.schema or None, query=query,
     )
 
 
-def _url_of(conn_id: str) -> str | None:
+def hook_connector(conn: Any) -> Callable[[], Any] | None:
+    """What opens a driver connection for a MySQL connection: MySqlHook.get_conn, so every extra the
+    hook maps (charset, unix socket, SSL, IAM) applies; None where the URL says it all."""
+    if (conn.conn_type or "").lower() not in ("mysql", "mariadb") or conn.extra_dejson.get("sqlalchemy_url"):
+        return None
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    return MySqlHook(connection=conn).get_conn
+
+
+def shop_engine(conn: Any) -> Engine:
+    """The shop's engine from its Airflow connection (through its hook, see `hook_connector`)."""
+    return create_source_engine(sqlalchemy_url(conn), creator=hook_connector(conn))
+
+
+def _url_of(conn_id: str) -> URL | None:
     conn = optional_connection(conn_id)
-    return sqlalchemy_url(conn).render_as_string(hide_password=False) if conn is not None else None
+    return sqlalchemy_url(conn) if conn is not None else None
 
 
 def google_credentials_of(conn: Any) -> object:
@@ -86,8 +112,6 @@ def google_credentials_of(conn: Any) -> object:
     `extra.key_path` (its file), `extra.anonymous: true` (loopback test endpoints only), or nothing
     (Application Default Credentials of the worker). Keys with the provider's
     `extra__google_cloud_platform__` prefix are read too."""
-    import json
-
     from sna.delivery.google import SCOPE
 
     extra = conn.extra_dejson
@@ -136,12 +160,29 @@ class AirflowRuntime(Runtime):
     def credentials(self) -> Credentials:
         return platform_credentials()
 
-    def source_url_of(self, connection: str) -> str:
-        """A named shop is the Airflow connection of that id (`source.connection` of the audience)."""
-        conn = optional_connection(connection)
-        if conn is None:
+    def _shop_connection(self, connection: str | None) -> Any | None:
+        conn_id = connection or SOURCE_CONN_ID
+        conn = optional_connection(conn_id)
+        if conn is None and connection is not None:
             raise ConfigError(f"source.connection {connection}: no Airflow connection {connection} is defined")
-        return sqlalchemy_url(conn).render_as_string(hide_password=False)
+        return conn
+
+    def source_url_of(self, connection: str) -> URL:
+        """A named shop is the Airflow connection of that id (`source.connection` of the audience)."""
+        return sqlalchemy_url(self._shop_connection(connection))
+
+    def open_source(self, url: str | URL, connection: str | None) -> Engine:
+        """A shop defined by an Airflow connection is opened through its hook; the default shop
+        without `sna_prestashop` (settings, embedded demo) by its URL."""
+        conn = self._shop_connection(connection)
+        return shop_engine(conn) if conn is not None else create_source_engine(url)
+
+    @cached_property
+    def registry(self) -> Registry:
+        """`sna_registry`, when defined, is opened through its hook like the shop."""
+        conn = optional_connection(REGISTRY_CONN_ID)
+        connector = hook_connector(conn) if conn is not None else None
+        return create_registry(self.locations.registry_url, create=self.create, creator=connector)
 
     @cached_property
     def storage(self) -> Storage:

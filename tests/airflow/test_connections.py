@@ -68,9 +68,64 @@ def test_connections_win_over_settings_and_sna_s3_selects_the_configured_bucket(
 
     locations = build_runtime().locations
 
-    assert locations.source_url == "mysql+mysqldb://ro:secret@shop-db/ps?charset=utf8mb4"
+    assert locations.source_url.render_as_string(hide_password=False) == \
+        "mysql+mysqldb://ro:secret@shop-db/ps?charset=utf8mb4"
+    assert "secret" not in str(locations.source_url) and "secret" not in repr(locations)
     assert locations.storage_url == "s3://my-exports/team/audiences"
-    assert locations.registry_url == "sqlite:////srv/registry.db"
+    assert locations.registry_url.render_as_string() == "sqlite:////srv/registry.db"
 
     monkeypatch.setenv("SNA_STORAGE_URL", "file:///srv/exports")
     assert build_runtime().locations.storage_url == "file:///srv/exports"
+
+
+def shop_connection(url: str, **extra) -> str:
+    parsed = make_url(url)
+    return json.dumps({"conn_type": "mysql", "host": "localhost", "login": parsed.username, "schema": parsed.database,
+                       "extra": extra})
+
+
+def customers_of_shop_connection() -> int:
+    from sna.audience import SourceSpec
+    from sna.source.extract import ShopReader
+    from sna_airflow.connections import build_runtime
+
+    runtime = build_runtime()
+    try:
+        return ShopReader(runtime.source_for(None), SourceSpec(), reader="python").count_customers()
+    finally:
+        runtime.close()
+
+
+def test_the_shop_connection_gets_the_mysql_hooks_extras(
+        sna_env: Path, demo_shop_mariadb: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`unix_socket` (and the other extras MySqlHook maps: charset, ssl, ...) reach the driver: the
+    connection goes through the hook, not through a URL rebuilt by hand."""
+    socket = tmp_path / "shop.sock"
+    socket.symlink_to("/run/mysqld/mysqld.sock")
+    monkeypatch.setenv("AIRFLOW_CONN_SNA_PRESTASHOP", shop_connection(demo_shop_mariadb, unix_socket=str(socket)))
+    assert customers_of_shop_connection() > 0
+
+    missing = tmp_path / "nothing-listens-here.sock"
+    monkeypatch.setenv("AIRFLOW_CONN_SNA_PRESTASHOP", shop_connection(demo_shop_mariadb, unix_socket=str(missing)))
+    from sna.errors import SourceError
+
+    with pytest.raises(SourceError, match="nothing-listens-here.sock") as refused:
+        customers_of_shop_connection()
+    assert "\n" not in str(refused.value)
+
+
+def test_a_shop_connection_asking_for_tls_is_never_read_by_connectorx(
+        sna_env: Path, demo_shop_mariadb: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """connectorx would connect without the connection's TLS options: `auto` must fall back to the
+    driver the hook configured, never read the shop in clear over TCP."""
+    from sna.source.arrow import arrow_target
+    from sna_airflow.connections import build_runtime
+
+    connection = json.loads(shop_connection(demo_shop_mariadb, ssl={"ca": "/etc/ssl/certs/ca-certificates.crt"}))
+    monkeypatch.setenv("AIRFLOW_CONN_SNA_PRESTASHOP", json.dumps({**connection, "host": "127.0.0.1", "port": 3306}))
+    runtime = build_runtime()
+    try:
+        target = arrow_target(runtime.source_for(None))
+    finally:
+        runtime.close()
+    assert target.url is None and "ssl" in target.reason

@@ -56,9 +56,9 @@ def test_flags_over_settings_over_embedded_defaults(project: Path, monkeypatch: 
     _write(project, "registry_url: sqlite:////srv/file.db\n")
     monkeypatch.setenv("SNA_STORAGE_URL", "file:///srv/env")
     locations = resolve_locations(source_url="sqlite:////srv/flag.db", root=project)
-    assert locations.source_url == "sqlite:////srv/flag.db"
+    assert locations.source_url.render_as_string() == "sqlite:////srv/flag.db"
     assert locations.storage_url == "file:///srv/env"
-    assert locations.registry_url == "sqlite:////srv/file.db"
+    assert locations.registry_url.render_as_string() == "sqlite:////srv/file.db"
 
 
 @pytest.mark.parametrize(("text", "variable", "needle"), [

@@ -40,7 +40,7 @@ def demo(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sna-e2e")
     locations = Locations(f"sqlite:///{folder / 'shop.db'}", (folder / "exports").as_uri(),
                           f"sqlite:///{folder / 'registry.db'}")
-    write_demo_shop(locations.source_url, customers=400, as_of=date(2024, 6, 1))
+    write_demo_shop(locations.source_url.render_as_string(), customers=400, as_of=date(2024, 6, 1))
     runtime = Runtime(locations, load_settings(PROJECT), PROJECT)
     for name in ("newsletter_meta", "vip_google"):
         audience = load_audience(PROJECT / "config" / "audiences" / f"{name}.yaml")
@@ -73,7 +73,7 @@ def api_server(demo, tmp_path_factory):
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,viewer:viewer",
         AIRFLOW__API_AUTH__JWT_SECRET="sna-e2e-" + "fedcba9876543210" * 5,
         SNA_STORAGE_URL=locations.storage_url,
-        SNA_REGISTRY_URL=locations.registry_url,
+        SNA_REGISTRY_URL=locations.registry_url.render_as_string(),
         PYTHONPATH=os.pathsep.join([str(PROJECT / "plugins"), str(PROJECT)]),  # this checkout, not the venv's
     )
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True, capture_output=True, timeout=180)

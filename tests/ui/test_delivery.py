@@ -162,9 +162,9 @@ def test_deliver_now_calls_the_engine_which_sends_the_export_to_meta(tmp_path: P
         f'delivery:\n  meta: {{custom_audience_id: "{meta_graph.DEFAULT_AUDIENCE_ID}"}}\n', encoding="utf-8")
     locations = Locations(f"sqlite:///{tmp_path / 'shop.db'}", (tmp_path / "exports").as_uri(),
                           f"sqlite:///{tmp_path / 'registry.db'}")
-    write_demo_shop(locations.source_url, customers=150, as_of=date(2024, 6, 1))
-    for name, value in {"SNA_HOME": str(tmp_path), "SNA_SOURCE_URL": locations.source_url,
-                        "SNA_STORAGE_URL": locations.storage_url, "SNA_REGISTRY_URL": locations.registry_url,
+    write_demo_shop(locations.source_url.render_as_string(), customers=150, as_of=date(2024, 6, 1))
+    for name, value in {"SNA_HOME": str(tmp_path), "SNA_SOURCE_URL": locations.source_url.render_as_string(),
+                        "SNA_STORAGE_URL": locations.storage_url, "SNA_REGISTRY_URL": locations.registry_url.render_as_string(),
                         "SNA_AUDIENCES_DIR": str(audiences), "SNA_META_GRAPH_URL": meta_fake.url,
                         "SNA_META_ACCESS_TOKEN": meta_graph.DEFAULT_TOKEN}.items():
         monkeypatch.setenv(name, value)

@@ -7,7 +7,7 @@ SQLite, MySQL/MariaDB and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,9 +51,10 @@ def parse_registry_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, *, create: bool = True) -> Engine:
+def make_engine(url: str | URL, *, create: bool = True, creator: Callable[[], Any] | None = None) -> Engine:
     """An engine on the registry database; `create=False` (read-only commands) refuses a SQLite file
-    that does not exist instead of creating it."""
+    that does not exist instead of creating it; `creator` opens the driver's connections instead of
+    the URL (the Airflow layer's hooks)."""
     parsed = parse_registry_url(url)
     backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
@@ -67,8 +68,9 @@ def make_engine(url: str | URL, *, create: bool = True) -> Engine:
         connect_args["timeout"] = SQLITE_BUSY_SECONDS
     elif backend in ("mysql", "mariadb", "postgresql"):
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    options: dict[str, Any] = {"creator": creator} if creator is not None else {"connect_args": connect_args}
     try:
-        engine = sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        engine = sa.create_engine(parsed, pool_pre_ping=True, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         shown = parsed.render_as_string(hide_password=True)
         raise ConfigError(f"invalid registry URL {shown}: {type(error).__name__}: {error}") from error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -73,10 +73,12 @@ def new_export_id(now: datetime | None = None) -> str:
 class Registry:
     """Export entries in one table; every database failure becomes a one-line RegistryError."""
 
-    def __init__(self, url_or_engine: str | URL | Engine, *, create: bool = True) -> None:
-        """`create=False` (read-only commands) refuses a SQLite registry file that does not exist."""
-        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine,
-                                                                                         create=create)
+    def __init__(self, url_or_engine: str | URL | Engine, *, create: bool = True,
+                 creator: Callable[[], Any] | None = None) -> None:
+        """`create=False` (read-only commands) refuses a SQLite registry file that does not exist;
+        `creator` opens the driver's connections (an Airflow hook's), see `make_engine`."""
+        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(
+            url_or_engine, create=create, creator=creator)
         self.table = exports
         self.database = shown_url(self.engine)
 

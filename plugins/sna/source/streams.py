@@ -17,33 +17,71 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from sna.errors import ConfigError
 
-def compile_statement(engine: Engine, statement: sa.Executable) -> tuple[str, tuple[Any, ...]]:
-    """SQL text and positional parameters for the engine's driver (values stay bound parameters)."""
+
+def compile_statement(engine: Engine, statement: sa.Executable) -> tuple[str, tuple[Any, ...] | dict[str, Any]]:
+    """SQL text and parameters in the engine's driver's paramstyle (values stay bound parameters):
+    positional for `format`/`qmark` drivers (MySQLdb, sqlite3), named for `pyformat` ones (PyMySQL)."""
     compiled = statement.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
-    names = compiled.positiontup or ()
-    return compiled.string, tuple(compiled.params[name] for name in names)
+    if not compiled.positional:
+        return compiled.string, dict(compiled.params)
+    return compiled.string, tuple(compiled.params[name] for name in compiled.positiontup or ())
 
 
 def _lenient_text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
+def _mysqldb_cursor(connection: Any) -> Any:
+    import MySQLdb.cursors
+
+    return connection.cursor(MySQLdb.cursors.SSCursor)
+
+
+def _pymysql_cursor(connection: Any) -> Any:
+    import pymysql.cursors
+
+    return connection.cursor(pymysql.cursors.SSCursor)
+
+
+def _psycopg2_cursor(connection: Any) -> Any:
+    return connection.cursor(name=f"sna_stream_{threading.get_ident()}")  # a named cursor is server-side
+
+
+def _sqlite_cursor(connection: Any) -> Any:
+    # SQLite stores whatever bytes it was given: one latin-1 name must not stop the run (nor reach an
+    # error message); the normalizers mark such a value invalid. sqlite3 cursors are lazy already.
+    connection.driver_connection.text_factory = _lenient_text
+    return connection.cursor()
+
+
+_STREAMING_CURSORS = {
+    ("mysql", "mysqldb"): _mysqldb_cursor,
+    ("mysql", "pymysql"): _pymysql_cursor,
+    ("postgresql", "psycopg2"): _psycopg2_cursor,
+    ("sqlite", "pysqlite"): _sqlite_cursor,
+}
+
+
+def streaming_cursor_of(dialect: str, driver: str) -> Any:
+    """How to open a cursor that streams rows with this driver; a driver SNA cannot stream with is
+    refused (reading a million customers into memory at once is not an option)."""
+    try:
+        return _STREAMING_CURSORS[(dialect, driver)]
+    except KeyError:
+        supported = ", ".join(f"{d}+{v}" for d, v in _STREAMING_CURSORS)
+        raise ConfigError(f"shop database driver {dialect}+{driver} cannot stream rows: use one of {supported}"
+                          ) from None
+
+
 @contextmanager
 def raw_cursor(engine: Engine) -> Iterator[Any]:
-    """A DBAPI cursor that streams (MySQLdb's SSCursor; sqlite3 cursors are lazy already)."""
+    """A DBAPI cursor that streams, opened the way the engine's driver does it (`streaming_cursor_of`)."""
+    open_cursor = streaming_cursor_of(engine.dialect.name, engine.dialect.driver)
     connection = engine.raw_connection()
     try:
-        if engine.dialect.name == "mysql":
-            import MySQLdb.cursors
-
-            cursor = connection.cursor(MySQLdb.cursors.SSCursor)
-        else:
-            if engine.dialect.name == "sqlite":
-                # SQLite stores whatever bytes it was given: one latin-1 name must not stop the run
-                # (nor reach an error message); the normalizers mark such a value invalid.
-                connection.driver_connection.text_factory = _lenient_text
-            cursor = connection.cursor()
+        cursor = open_cursor(connection)
         try:
             yield cursor
         finally:
