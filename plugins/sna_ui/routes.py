@@ -46,10 +46,15 @@ STATIC_FILES = {"sna.css": "text/css; charset=utf-8", "sna.js": "text/javascript
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+def _actor(user: BaseUser) -> Actor:
+    """The signed-in user, as the access log records them."""
+    return Actor(str(user.get_name()), "ui")
+
+
 def _store(request: Request, user: BaseUser | None = None) -> ExportStore:
     """The export store; acting for `user` (the access log records who downloads and deletes)."""
     store = request.app.state.store()
-    return store.as_actor(Actor(str(user.get_name()), "ui")) if user is not None else store
+    return store.as_actor(_actor(user)) if user is not None else store
 
 
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
@@ -295,7 +300,7 @@ def deliver(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"audience {entry.audience} has no delivery block in "
                                                        "its audience file: nothing to deliver to")
     try:
-        report = request.app.state.deliver(entry)
+        report = request.app.state.deliver(entry, _actor(user))
     except RunInProgressError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, _one_line(error)) from None
     except NotFoundError as error:
