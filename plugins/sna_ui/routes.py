@@ -138,6 +138,24 @@ def _row(request: Request, store: ExportStore, entry: ExportEntry) -> dict:
     }
 
 
+ACCESS_LOG_SHOWN = 20
+
+
+def _access_log(store: ExportStore, user: BaseUser, audience: str | None) -> list[dict] | None:
+    """The latest access-log rows of the audiences whose exports the user may delete (the delete
+    button's question, `auth.allowed_actions`), `audience` alone when the list is filtered; None when
+    the user may delete none: the section is not shown at all."""
+    known = set(store.access.audiences()) | set(store.registry.audiences())
+    if audience is not None:
+        known &= {audience}
+    actions = auth.allowed_actions(user, {present.dag_id_of(name) for name in known})
+    allowed = {name for name in known if "delete" in actions.get(present.dag_id_of(name), set())}
+    if not allowed:
+        return None
+    return [{"event": event, "label": present.audience_label(event.audience)}
+            for event in store.access.list(audiences=allowed, limit=ACCESS_LOG_SHOWN)]
+
+
 @router.get("/", name="index")
 def index(
     request: Request,
@@ -167,6 +185,7 @@ def index(
         dry_runs=_dry_rows(request, store, audiences=dry_scope, platform=platform) if page == 1 else [],
         pages=max(1, -(-total // per_page)), audiences=sorted(readable), audience=audience, platform=platform,
         platforms=present.PLATFORM_LABELS, csrf=auth.csrf_token(user),
+        access_log=_access_log(store, user, audience) if page == 1 else None,
     )
 
 
