@@ -369,8 +369,16 @@ async def refresh(
     run_id = _answer(response, dag_id).get("dag_run_id")
     if not isinstance(run_id, str) or not run_id:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Airflow triggered {dag_id} but named no run")
+    await run_in_threadpool(_log_refresh, _store(request, user), dag_id, body, run_id)
     target = request.url_for("run", dag_id=dag_id, run_id=run_id).path
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _log_refresh(store: ExportStore, dag_id: str, body: dict, run_id: str) -> None:
+    """The access log's record of a triggered run: the audience (an ad-hoc export's by its form's name)."""
+    name = (body.get("conf") or {}).get("name")
+    audience = present.ADHOC_PREFIX + name if dag_id == present.ADHOC_DAG_ID and name else _audience(dag_id)
+    store.access.record("refresh", audience=audience, actor=store.actor, detail=f"run {run_id}")
 
 
 def _our_code(upstream: int) -> int:

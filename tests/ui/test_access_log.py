@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from tests.ui.conftest import ORIGIN, add_export
+from tests.ui.test_actions import fake_airflow  # noqa: F401 - the recording Airflow API, a fixture
 
 
 def _section(page: str) -> str:
@@ -79,4 +80,15 @@ def test_the_audience_filter_narrows_the_access_log_and_an_empty_one_says_so(sto
     admin = make_client(store, tokens["admin"])
     assert [row[4] for row in _rows(admin.get("/?audience=public_a").text)] == ["public_a"]
     assert two.id in admin.get("/?audience=public_b").text
-    assert "No download, delete or delivery recorded yet." in admin.get("/?audience=public_b").text
+    assert "No download, delete, delivery or refresh recorded yet." in admin.get("/?audience=public_b").text
+
+
+def test_refresh_now_is_recorded_under_the_signed_in_user(store, make_client, tokens, fake_airflow):  # noqa: F811
+    add_export(store, "newsletter_fr")
+    admin = make_client(store, tokens["admin"], airflow_api=fake_airflow)
+    response = admin.post("/audiences/sna_newsletter_fr/refresh",
+                          data={"csrf_token": _csrf(admin.get("/audiences/sna_newsletter_fr").text)},
+                          headers={"Origin": ORIGIN})
+    assert response.status_code == 303
+    assert [row[1:] for row in _rows(admin.get("/").text)] == [
+        ["admin", "ui", "refresh", "newsletter_fr", "", "run manual__2024-06-02T10:00:00+00:00"]]
