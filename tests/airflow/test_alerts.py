@@ -217,3 +217,39 @@ def test_a_failing_notifier_does_not_stop_the_others_and_its_message_is_not_repe
                                  "(ConnectionError)")
     assert "SECRET" not in str(raised.value)
     assert [call["context"]["sna_alert"]["kind"] for call in calls(path)] == ["run_failed"]
+
+
+def test_the_failure_callback_with_the_dag_processors_smallest_context(monkeypatch, tmp_path) -> None:
+    """Without a last task instance the DAG processor gives only the DAG, the run id and the reason."""
+    from types import SimpleNamespace
+
+    from sna_airflow.alerts import FailedRunAlert
+
+    path = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("SNA_NOTIFIERS", json.dumps([{"path": RECORDER, "kwargs": {"path": str(path)}}]))
+    context = {"dag": SimpleNamespace(dag_id="sna_adhoc_export"), "run_id": "manual__x", "reason": "task_failure"}
+    FailedRunAlert()(context)
+    FailedRunAlert("vip_test")({**context, "dag": SimpleNamespace(dag_id="sna_vip_test")})
+    assert [(c["context"]["sna_alert"]["audience"], c["context"]["sna_alert"]["dag_id"],
+             c["context"]["sna_alert"]["failed_task"]) for c in calls(path)] == [
+        ("adhoc_export", "sna_adhoc_export", None), ("vip_test", "sna_vip_test", None)]
+
+
+def test_the_failure_callback_logs_one_line_when_it_cannot_alert(monkeypatch, caplog) -> None:
+    from types import SimpleNamespace
+
+    from sna_airflow.alerts import FailedRunAlert
+
+    context = {"dag": SimpleNamespace(dag_id="sna_vip_test"), "run_id": "manual__x"}
+    monkeypatch.delenv("SNA_NOTIFIERS", raising=False)
+    with caplog.at_level("WARNING", logger="sna_airflow.alerts"):
+        FailedRunAlert("vip_test")(context)
+    assert "SNA: audience vip_test: run manual__x of sna_vip_test failed (no notifier in the settings" in caplog.text
+    monkeypatch.setenv("SNA_NOTIFIERS", json.dumps([{"path": "no_such_package.Notifier"}]))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sna_airflow.alerts"):
+        FailedRunAlert("vip_test")(context)  # does not raise: the run's failure stands, the log says why
+    (record,) = caplog.records
+    assert record.getMessage() == ("SNA: audience vip_test: run manual__x of sna_vip_test failed; alert not sent: "
+                                   "notifiers[0] (SNA_NOTIFIERS): no_such_package.Notifier: module no_such_package "
+                                   "cannot be imported (ModuleNotFoundError)")
