@@ -170,6 +170,8 @@ class StaleAudience:
     audience: str
     last_export: datetime | None
     stale_after_days: int
+    last_rows: int | None = None
+    """Rows of the newest export (None without one)."""
 
     def message(self) -> str:
         when = f"last export {self.last_export:%Y-%m-%d %H:%M} UTC" if self.last_export else "no export yet"
@@ -187,5 +189,5 @@ def stale_audiences(store: ExportStore, audiences: Iterable[Audience], now: date
         newest = store.registry.list(audience=audience.name, limit=1)
         last = newest[0].created_at if newest else None
         if last is None or now - last > timedelta(days=days):
-            stale.append(StaleAudience(audience.name, last, days))
+            stale.append(StaleAudience(audience.name, last, days, newest[0].rows if newest else None))
     return stale

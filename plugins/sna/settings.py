@@ -15,6 +15,7 @@ audience files) stop with one line saying so. See docs/audience-config.md.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -22,9 +23,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -93,6 +94,28 @@ class _SettingsFileSource(PydanticBaseSettingsSource):
         return dict(self.values)  # unknown keys included: `extra="forbid"` reports them
 
 
+_IMPORT_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+class NotifierSpec(BaseModel):
+    """One Airflow notifier for SNA's alerts: the import path of a `BaseNotifier` subclass and its
+    keyword arguments (`{"path": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
+    "kwargs": {"to": "ops@example.com", "smtp_conn_id": "smtp_default"}}`). Checked here as text
+    only: the engine imports nothing from Airflow, `sna_airflow.alerts` imports the class."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Annotated[str, Field(max_length=300)]
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _import_path(cls, path: str) -> str:
+        if not _IMPORT_PATH.fullmatch(path):
+            raise ValueError("must be the import path of a notifier class, module.Class")
+        return path
+
+
 class Settings(BaseSettings):
     """`config/sna.yaml`; every key may be overridden by the environment variable `SNA_<KEY>`.
 
@@ -123,6 +146,8 @@ class Settings(BaseSettings):
     meta_graph_url: str = "https://graph.facebook.com"
     meta_api_version: Annotated[str, Field(pattern=r"^v\d+\.\d+$")] | None = None
     """None: the version the pinned facebook-business SDK was built for."""
+    notifiers: list[NotifierSpec] = Field(default_factory=list)
+    """Where alerts go (a failed audience run, a stale audience): Airflow notifiers; `SNA_NOTIFIERS` as JSON."""
 
     @classmethod
     def settings_customise_sources(
@@ -161,11 +186,15 @@ def load_settings(root: Path | None = None) -> Settings:
     token = _SETTINGS_FILE_VALUES.set(_read_settings_file(path) if path is not None else {})
     try:
         return Settings()
+    except SettingsError as exc:  # an `SNA_*` variable of a list or mapping setting that is not JSON
+        key = next((name for name in Settings.model_fields if f'"{name}"' in str(exc)), "settings")
+        raise ConfigError(f"{ENV_VARIABLES.get(key, 'SNA_*')}: not valid JSON") from None
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(p) for p in error["loc"])
         where = path if path is not None else "settings"
-        raise ConfigError(f"{where}: {key} (or {ENV_VARIABLES.get(key, 'SNA_*')}): {error['msg']}") from None
+        variable = ENV_VARIABLES.get(str(error["loc"][0]) if error["loc"] else "", "SNA_*")
+        raise ConfigError(f"{where}: {key} (or {variable}): {error['msg']}") from None
     finally:
         _SETTINGS_FILE_VALUES.reset(token)
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sna.audience import Audience, Filters, SourceSpec, validation_errors
 from sna.errors import AudienceFileError
 from sna.pipeline import ADHOC_NAMESPACE
+from sna_airflow.alerts import FailedRunAlert
 from sna_airflow.config import ADHOC_DAG_ID, PLATFORM_LABELS, START_DATE
 from sna_airflow.retry import retry_arguments
 from sna_airflow.stages import add_export_tasks
@@ -210,6 +211,7 @@ def adhoc_dag() -> DAG:
         doc_md=__doc__,
         params=form_params(),
         default_args=retry_arguments(),
+        on_failure_callback=FailedRunAlert(),
     )
     def adhoc_export() -> None:
         add_export_tasks(audience_from_form, namespace=ADHOC_NAMESPACE)

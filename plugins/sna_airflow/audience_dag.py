@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, Asset, Param, dag
 
 from sna.audience import Audience
+from sna_airflow.alerts import FailedRunAlert
 from sna_airflow.config import DAG_ID_PREFIX, START_DATE
 from sna_airflow.docs import audience_doc
 from sna_airflow.retry import retry_arguments
@@ -43,6 +44,7 @@ def audience_dag(audience: Audience) -> DAG:
         doc_md=audience_doc(audience),
         params=run_params(audience),
         default_args=retry_arguments(),
+        on_failure_callback=FailedRunAlert(audience.name),
     )
     def export() -> None:
         add_export_tasks(lambda _params: audience, outlet=audience_asset(audience.name),

@@ -1,4 +1,5 @@
-"""`sna_housekeeping` (daily): expire old exports, sweep staging of failed runs, reconcile files and entries.
+"""`sna_housekeeping` (daily): expire old exports, sweep staging of failed runs, reconcile files and entries,
+and alert about stale audiences (their newest export is older than their `stale_after_days`).
 
 The rules live in the engine (`sna.housekeeping`); the tasks only gather the audiences, the
 current time and the form's switches, and return the ids and keys they acted on.
@@ -12,7 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, chain, dag, task
 
-from sna_airflow.config import HOUSEKEEPING_DAG_ID, START_DATE, load_audience_config
+from sna_airflow.config import DAG_ID_PREFIX, HOUSEKEEPING_DAG_ID, START_DATE, load_audience_config
 from sna_airflow.connections import airflow_runtime
 from sna_airflow.retry import retry_arguments
 
@@ -91,6 +92,34 @@ def reconcile(**context: Any) -> dict[str, Any]:
     return mismatches
 
 
+@task(task_id="check_staleness", multiple_outputs=False)
+def check_staleness(**context: Any) -> dict[str, Any]:
+    """Tells the settings' notifiers (`sna_airflow.alerts`) about every audience of a file whose newest
+    export is older than its `stale_after_days`; an alert a day until the audience is fresh again.
+    Runs on its own, so that a failure of the other tasks cannot silence it."""
+    from sna.housekeeping import stale_audiences
+    from sna_airflow.alerts import AlertNotSent, check_notifiers, send_alert, stale_alert
+
+    config = load_audience_config()
+    now = datetime.now(UTC)
+    with airflow_runtime() as runtime:
+        check_notifiers(runtime.settings)
+        stale = stale_audiences(runtime.store(), config.audiences, now)
+        specs = runtime.settings.notifiers
+    alerts = [stale_alert(found, f"{DAG_ID_PREFIX}{found.audience}", now) for found in stale]
+    for alert in alerts:
+        log.warning("%s%s", alert.subject, "" if specs else " (no notifier in the settings: SNA_NOTIFIERS)")
+    sent, failures = 0, []
+    for alert in alerts:  # every alert is tried, then the task fails if one was not sent
+        try:
+            sent += send_alert(alert, specs)
+        except AlertNotSent as error:
+            failures.append(str(error))
+    if failures:
+        raise AlertNotSent("; ".join(failures))
+    return {"stale": [alert.to_dict() for alert in alerts], "notifications": sent}
+
+
 def housekeeping_dag() -> DAG:
     @dag(
         dag_id=HOUSEKEEPING_DAG_ID,
@@ -106,5 +135,6 @@ def housekeeping_dag() -> DAG:
     )
     def housekeeping() -> None:
         chain(expire_exports(), sweep_staging(), reconcile())
+        check_staleness()
 
     return housekeeping()

@@ -24,6 +24,7 @@ from sna.delivery.sync import DeliveryReport
 from sna.errors import NotFoundError, SnaError
 from sna.exports import ExportStore
 from sna.registry import ExportEntry
+from sna.registry.access import Actor
 from sna_ui.routes import render, router
 from sna_ui.store import airflow_store, engine_delivery, yaml_audiences
 
@@ -40,7 +41,8 @@ SECURITY_HEADERS = {
 
 AirflowApi = Callable[[Request], httpx.AsyncClient]
 AudienceFiles = Callable[[], Iterable[Audience]]
-Deliverer = Callable[[ExportEntry], DeliveryReport]
+Deliverer = Callable[[ExportEntry, Actor], DeliveryReport]
+"""Delivers an export for the signed-in user (the access log's `who`)."""
 
 
 def templates() -> Environment:

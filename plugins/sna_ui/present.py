@@ -14,10 +14,9 @@ from sna.audience import Audience
 from sna.normalize import profile_for
 from sna.pipeline import ADHOC_NAMESPACE
 from sna.registry import ExportEntry
+from sna_airflow.config import ADHOC_DAG_ID, DAG_ID_PREFIX
 
 PLATFORM_LABELS = {"google": "Google Ads", "meta": "Meta"}
-ADHOC_DAG_ID = "sna_adhoc_export"
-"""`sna_airflow.dag_factory.ADHOC_DAG_ID` (not imported: the page does not load the DAG code)."""
 ADHOC_PREFIX = f"{ADHOC_NAMESPACE}/"
 
 
@@ -35,14 +34,14 @@ def audience_label(audience: str) -> str:
 def dag_id_of(audience: str) -> str:
     """Every audience is refreshed by its own DAG (dags/sna_audiences.py); ad-hoc exports by the form's
     DAG `sna_adhoc_export`, whose permissions they have."""
-    return ADHOC_DAG_ID if adhoc_name(audience) is not None else f"sna_{audience}"
+    return ADHOC_DAG_ID if adhoc_name(audience) is not None else f"{DAG_ID_PREFIX}{audience}"
 
 
 def audience_of(dag_id: str) -> str | None:
     """The audience a DAG id names, or None when it is not an SNA DAG id."""
-    if not dag_id.startswith("sna_") or len(dag_id) == len("sna_"):
+    if not dag_id.startswith(DAG_ID_PREFIX) or len(dag_id) == len(DAG_ID_PREFIX):
         return None
-    return dag_id[len("sna_"):]
+    return dag_id[len(DAG_ID_PREFIX):]
 
 
 def required_fields(platform: str, require_complete: bool = True) -> list[str]:

@@ -46,10 +46,15 @@ STATIC_FILES = {"sna.css": "text/css; charset=utf-8", "sna.js": "text/javascript
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+def _actor(user: BaseUser) -> Actor:
+    """The signed-in user, as the access log records them."""
+    return Actor(str(user.get_name()), "ui")
+
+
 def _store(request: Request, user: BaseUser | None = None) -> ExportStore:
     """The export store; acting for `user` (the access log records who downloads and deletes)."""
     store = request.app.state.store()
-    return store.as_actor(Actor(str(user.get_name()), "ui")) if user is not None else store
+    return store.as_actor(_actor(user)) if user is not None else store
 
 
 def render(request: Request, template: str, status_code: int = 200, headers: dict | None = None,
@@ -133,6 +138,24 @@ def _row(request: Request, store: ExportStore, entry: ExportEntry) -> dict:
     }
 
 
+ACCESS_LOG_SHOWN = 20
+
+
+def _access_log(store: ExportStore, user: BaseUser, audience: str | None) -> list[dict] | None:
+    """The latest access-log rows of the audiences whose exports the user may delete (the delete
+    button's question, `auth.allowed_actions`), `audience` alone when the list is filtered; None when
+    the user may delete none: the section is not shown at all."""
+    known = set(store.access.audiences()) | set(store.registry.audiences())
+    if audience is not None:
+        known &= {audience}
+    actions = auth.allowed_actions(user, {present.dag_id_of(name) for name in known})
+    allowed = {name for name in known if "delete" in actions.get(present.dag_id_of(name), set())}
+    if not allowed:
+        return None
+    return [{"event": event, "label": present.audience_label(event.audience)}
+            for event in store.access.list(audiences=allowed, limit=ACCESS_LOG_SHOWN)]
+
+
 @router.get("/", name="index")
 def index(
     request: Request,
@@ -162,6 +185,7 @@ def index(
         dry_runs=_dry_rows(request, store, audiences=dry_scope, platform=platform) if page == 1 else [],
         pages=max(1, -(-total // per_page)), audiences=sorted(readable), audience=audience, platform=platform,
         platforms=present.PLATFORM_LABELS, csrf=auth.csrf_token(user),
+        access_log=_access_log(store, user, audience) if page == 1 else None,
     )
 
 
@@ -295,7 +319,7 @@ def deliver(
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"audience {entry.audience} has no delivery block in "
                                                        "its audience file: nothing to deliver to")
     try:
-        report = request.app.state.deliver(entry)
+        report = request.app.state.deliver(entry, _actor(user))
     except RunInProgressError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, _one_line(error)) from None
     except NotFoundError as error:
@@ -345,8 +369,16 @@ async def refresh(
     run_id = _answer(response, dag_id).get("dag_run_id")
     if not isinstance(run_id, str) or not run_id:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"Airflow triggered {dag_id} but named no run")
+    await run_in_threadpool(_log_refresh, _store(request, user), dag_id, body, run_id)
     target = request.url_for("run", dag_id=dag_id, run_id=run_id).path
     return RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+
+
+def _log_refresh(store: ExportStore, dag_id: str, body: dict, run_id: str) -> None:
+    """The access log's record of a triggered run: the audience (an ad-hoc export's by its form's name)."""
+    name = (body.get("conf") or {}).get("name")
+    audience = present.ADHOC_PREFIX + name if dag_id == present.ADHOC_DAG_ID and name else _audience(dag_id)
+    store.access.record("refresh", audience=audience, actor=store.actor, detail=f"run {run_id}")
 
 
 def _our_code(upstream: int) -> int:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sna.audience import Audience, find_audience, load_audiences
 from sna.exports import ExportStore
 from sna.registry import ExportEntry
+from sna.registry.access import Actor
 
 if TYPE_CHECKING:
     from sna.delivery.sync import DeliveryReport
@@ -42,12 +43,14 @@ def yaml_audiences() -> list[Audience]:
     return load_audiences([folder])[0] if folder.is_dir() else []
 
 
-def engine_delivery(entry: ExportEntry) -> DeliveryReport:
+def engine_delivery(entry: ExportEntry, actor: Actor) -> DeliveryReport:
     """Delivers a recorded export as `sna deliver` does, on the DAGs' own glue: the audience found by
     `find_audience` in the audience files (its `delivery` block), then `deliver_export` on a runtime
-    from Airflow's connections (`sna_google` / `sna_meta` for credentials), closed afterwards."""
+    from Airflow's connections (`sna_google` / `sna_meta` for credentials), closed afterwards. The
+    access log records the delivery under `actor` (the signed-in user)."""
     from sna_airflow.connections import airflow_runtime
 
     audience = find_audience(audiences_folder(), entry.audience)
     with airflow_runtime() as runtime:
+        runtime.actor = actor
         return runtime.pipeline().deliver_export(entry.id, audience)

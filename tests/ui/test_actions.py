@@ -194,3 +194,15 @@ def test_the_ad_hoc_dag_id_is_the_dag_factorys():
 
     assert present.ADHOC_DAG_ID == ADHOC_DAG_ID
     assert present.dag_id_of(f"{ADHOC_NAMESPACE}/x") == ADHOC_DAG_ID and present.dag_id_of("x") == "sna_x"
+
+
+def test_the_page_spells_no_dag_id_prefix_of_its_own():
+    """DAG ids come from the Airflow layer's constants (`sna_airflow.config`), never a literal here."""
+    import inspect
+
+    from sna_airflow.config import DAG_ID_PREFIX
+    from sna_ui import present
+
+    source = inspect.getsource(present)
+    assert f'"{DAG_ID_PREFIX}' not in source and f"'{DAG_ID_PREFIX}" not in source and "f\"sna_" not in source
+    assert present.audience_of(f"{DAG_ID_PREFIX}vip") == "vip" and present.audience_of(DAG_ID_PREFIX) is None

@@ -29,16 +29,18 @@ def _csrf(page: str) -> str:
 
 
 class Recorder:
-    """A stand-in for the engine's delivery: records the exports it was asked to deliver."""
+    """A stand-in for the engine's delivery: records the exports it was asked to deliver, and for whom."""
 
     def __init__(self, outcome=None) -> None:
         self.calls: list[str] = []
+        self.actors: list[tuple[str, str]] = []
         self.outcome = outcome
 
-    def __call__(self, entry):
+    def __call__(self, entry, actor):
         from sna.delivery.sync import DeliveryReport
 
         self.calls.append(entry.id)
+        self.actors.append((actor.name, actor.via))
         if isinstance(self.outcome, BaseException):
             raise self.outcome
         return DeliveryReport(status="delivered", added=3, removed=1, invalid=2, requests=4, mode="mirror",
@@ -106,6 +108,7 @@ def test_deliver_now_shows_the_counts(store, make_client, tokens):
     response = client.post(f"/audiences/sna_newsletter_fr/exports/{entry.id}/deliver",
                            data={"csrf_token": _csrf(client.get("/").text)}, headers={"Origin": ORIGIN})
     assert response.status_code == 200 and recorder.calls == [entry.id]
+    assert recorder.actors == [("admin", "ui")], "the deliverer acts for the signed-in user"
     for text in ("delivered", "3 added", "1 removed", "2 invalid", "4 requests", "meta:23850000000000001"):
         assert text in response.text, text
     assert "Back to the list" in response.text
@@ -188,4 +191,7 @@ def test_deliver_now_calls_the_engine_which_sends_the_export_to_meta(tmp_path: P
     entry = store.get(report.export_id)
     assert entry.delivery.status == "delivered" and entry.delivery.added == report.rows
     assert f"+{report.rows}" in _row_of(client.get("/").text, report.export_id)
+    (logged,) = store.access.list()
+    assert (logged.action, logged.export_id, logged.actor, logged.via) == ("deliver", report.export_id, "admin", "ui"), \
+        "recorded under the signed-in user, not the engine"
     runtime.close()

@@ -80,6 +80,12 @@ class AccessLog:
         return [AccessEvent(from_naive_utc(r.at), r.action, r.export_id, r.audience, r.actor, r.via, r.detail)
                 for r in rows]
 
+    def audiences(self) -> list[str]:
+        """Every audience with a row (also those whose exports are all deleted: their deletes are rows)."""
+        query = sa.select(access_log.c.audience).distinct().order_by(access_log.c.audience)
+        with registry_errors(self.engine, "read the access log"), self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
     def expire(self, audience: str, before: datetime) -> int:
         """Removes the audience's rows older than `before` (the retention of its exports)."""
         with registry_errors(self.engine, "expire the access log"), self.engine.begin() as connection:
