@@ -469,6 +469,8 @@ class ExportPipeline:
         applied["require_complete"] = audience.require_complete
         if audience.source.shop_ids:
             applied["shop_ids"] = list(audience.source.shop_ids)
+        if audience.source.include_subscribers:
+            applied["include_subscribers"] = True
         if audience.suppression_list is not None:
             applied["suppression_list"] = str(audience.suppression_list)
         if audience.value != "none":

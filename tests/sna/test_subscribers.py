@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from sna.audience import Audience
+from sna.cli import compact_filters
 from sna.errors import DataContractError
 from sna.exports import ExportStore
 from sna.filters import FilterPlan
@@ -197,5 +198,9 @@ def test_a_customer_after_a_subscriber_is_refused():
 
 def test_the_key():
     assert Audience(name="a", platform="meta").source.include_subscribers is False
+    with_key = Audience(name="a", platform="meta", require_complete=False, source={"include_subscribers": True})
+    assert ExportPipeline.applied_filters(with_key)["include_subscribers"] is True
+    assert "include_subscribers" not in ExportPipeline.applied_filters(Audience(name="a", platform="meta"))
+    assert "include_subscribers=yes" in compact_filters(ExportPipeline.applied_filters(with_key))
     with pytest.raises(ValueError, match="include_subscribers"):
         Audience(name="a", platform="meta", source={"include_subscribers": "sometimes"})
