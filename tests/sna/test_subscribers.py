@@ -204,3 +204,22 @@ def test_the_key():
     assert "include_subscribers=yes" in compact_filters(ExportPipeline.applied_filters(with_key))
     with pytest.raises(ValueError, match="include_subscribers"):
         Audience(name="a", platform="meta", source={"include_subscribers": "sometimes"})
+
+
+def test_the_shop_prefix_names_the_subscriber_table(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    create_schema(engine, table_prefix="shop_")
+    shop = Shop(engine, prefix="shop_")
+    shop.reference_data()
+    shop.add("customer", id_customer=1, email="jane@example.com")
+    shop.add("emailsubscription", id=1, email="new@example.com")
+    report, rows = run(shop, tmp_path, source={"table_prefix": "shop_"})
+    assert (report.scanned, emails(rows)) == (2, ["jane@example.com", "new@example.com"])
+    engine.dispose()
+
+
+def test_the_exports_page_words_the_subscriber_reasons():
+    from sna_ui.present import reason_label
+
+    for code in ("subscriber_is_customer", "subscriber_filtered", "subscriber_incomplete"):
+        assert reason_label(code).startswith("subscriber") and "_" not in reason_label(code).split(" (")[0]
