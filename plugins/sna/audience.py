@@ -58,6 +58,11 @@ class SourceSpec(_Strict):
         None, title="Shops", description="Shop ids (multistore); empty: every shop.")
     id_lang: Annotated[int, Field(ge=1, le=MAX_ID)] | None = Field(
         None, title="Language id", description="Language of the group names; empty: the shop's default language.")
+    include_subscribers: bool = Field(
+        False, title="Include newsletter-only subscribers",
+        description="Also read the newsletter subscribers without an account (ps_emailsubscription, confirmed "
+                    "ones): e-mail-only rows, exported only with require_complete: false; an account with the "
+                    "same e-mail wins.")
 
 
 GroupRef = int | Annotated[str, Field(min_length=1, max_length=32)]

@@ -67,6 +67,13 @@ class FilterPlan:
     default_group_ids: tuple[int, ...] | None = None
     suppression: SuppressionList = field(default_factory=SuppressionList)
 
+    def needs_account(self) -> bool:
+        """Whether a filter asks what only a customer has (a group, an order, an account rather than a
+        guest checkout): newsletter-only subscribers have none of that, so such an audience leaves them out."""
+        f = self.filters
+        return bool(self.default_group_ids is not None or f.groups_any or f.min_valid_orders
+                    or f.min_total_spent or f.ordered_within_days is not None or not f.include_guests)
+
     def domain_pattern(self) -> re.Pattern[str] | None:
         if not self.filters.exclude_email_domains:
             return None
@@ -101,6 +108,9 @@ def rule_masks(raw: pd.DataFrame, normalized_email: pd.Series, plan: FilterPlan
 
     if len(plan.suppression):
         yield "suppressed", plan.suppression.matches(normalized_email)
+
+    if plan.needs_account():
+        yield "subscriber_filtered", raw["id_subscriber"] > 0
 
     group_excluded = pd.Series(False, index=raw.index)
     if plan.default_group_ids is not None:

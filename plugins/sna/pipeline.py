@@ -246,7 +246,8 @@ class ExportPipeline:
             excluded["duplicate_email"] += duplicates
         return scanned, keep, excluded
 
-    def _stats(self, job: ExportJob, scanned: int, keep: np.ndarray, excluded: Counter[str]) -> dict[str, Any]:
+    def _stats(self, job: ExportJob, scanned: int, keep: np.ndarray, excluded: Counter[str],
+               source_warnings: Iterable[str] = ()) -> dict[str, Any]:
         exported = int(keep.sum())
         reasons = dict(sorted(excluded.items()))
         check_accounting(scanned, exported, reasons)
@@ -254,7 +255,7 @@ class ExportPipeline:
             "scanned": scanned,
             "exported": exported,
             "excluded": reasons,
-            "warnings": run_warnings(job.audience.platform, exported),
+            "warnings": [*source_warnings, *run_warnings(job.audience.platform, exported)],
         }
 
     def _report(self, job: ExportJob, stats: dict[str, Any], **extra: Any) -> ExportReport:
@@ -275,7 +276,7 @@ class ExportPipeline:
             job, selector, reader.iter_chunks(self.chunk_size, resolved.groups_any_ids), sink=None
         )
         self.progress.finish()
-        return self._report(job, self._stats(job, scanned, keep, excluded), dry_run=True)
+        return self._report(job, self._stats(job, scanned, keep, excluded, reader.warnings), dry_run=True)
 
     def _wants_total(self) -> bool:
         return not isinstance(self.progress, NoProgress)
@@ -300,6 +301,7 @@ class ExportPipeline:
         facts = {
             "scanned": writer.rows,
             "default_group_ids": list(resolved.default_group_ids) if resolved.default_group_ids is not None else None,
+            "warnings": reader.warnings,
         }
         staging.put_json("extract.json", facts)
         return {"scanned": writer.rows, "staged": staging.uri("extract.parquet")}
@@ -327,7 +329,7 @@ class ExportPipeline:
         self.progress.finish()
         if scanned != facts["scanned"]:
             raise DataContractError(f"staged extract holds {scanned} rows, {facts['scanned']} were extracted")
-        stats = self._stats(job, scanned, keep, excluded)
+        stats = self._stats(job, scanned, keep, excluded, facts.get("warnings", ()))
         staging.put_json("validate.json", stats)
         return stats
 
@@ -467,6 +469,8 @@ class ExportPipeline:
         applied["require_complete"] = audience.require_complete
         if audience.source.shop_ids:
             applied["shop_ids"] = list(audience.source.shop_ids)
+        if audience.source.include_subscribers:
+            applied["include_subscribers"] = True
         if audience.suppression_list is not None:
             applied["suppression_list"] = str(audience.suppression_list)
         if audience.value != "none":

@@ -3,6 +3,10 @@
 `Selector` decides chunk by chunk (rules of `filters.py`, then the platform's data checks);
 `Deduplicator` remembers only a 64-bit key and the ranking facts of each candidate, so that one row
 per e-mail can be chosen across all chunks without holding the rows themselves in memory.
+
+Newsletter-only subscribers (raw rows with an `id_subscriber`) come after every customer: the
+`Selector` keeps the e-mail key of every customer it has seen, so that a subscriber whose e-mail
+belongs to an account is left out whatever became of that account (the account wins).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sna.audience import Audience
+from sna.errors import DataContractError
 from sna.filters import FilterPlan, rule_masks
 from sna.normalize import Profile
 
@@ -56,8 +61,32 @@ class Selector:
         self.profile = profile
         self.plan = plan
         self.with_value = audience.value == "total_spent"
+        self._account_parts: list[np.ndarray] = []
+        self._account_keys: np.ndarray | None = None
+        """The sorted e-mail keys of every customer, fixed when the first subscriber arrives."""
 
-    def _data_reasons(self, normalized: pd.DataFrame, undecided: pd.Series, reason: pd.Series) -> None:
+    def _accounts(self, keys: np.ndarray, subscriber: np.ndarray) -> np.ndarray:
+        """Remembers the customers' e-mail keys; returns, per row, whether it is a subscriber whose
+        e-mail is a customer's."""
+        first_subscriber = int(np.argmax(subscriber)) if subscriber.any() else len(subscriber)
+        if not subscriber[first_subscriber:].all() or (self._account_keys is not None and not subscriber.all()):
+            raise DataContractError("a customer row came after a subscriber row: subscribers must follow every customer")
+        if self._account_keys is None:
+            customers = keys[~subscriber]
+            self._account_parts.append(customers[customers != NO_KEY])
+            if not subscriber.any():
+                return subscriber
+            self._account_keys = np.unique(np.concatenate(self._account_parts))
+            self._account_parts = []
+        return subscriber & np.isin(keys, self._account_keys, assume_unique=False)
+
+    def _data_reasons(self, normalized: pd.DataFrame, undecided: pd.Series, reason: pd.Series,
+                      subscriber: pd.Series) -> None:
+        if self.audience.require_complete:
+            # A subscriber has an e-mail only: never the complete record the audience asks for.
+            hit = undecided & subscriber
+            reason.loc[hit] = "subscriber_incomplete"
+            undecided &= ~hit
         fields = self.profile.required_fields if self.audience.require_complete else ("email", "phone")
         failing = {f: normalized[f"status_{f}"] != "ok" for f in fields}
         if not self.audience.require_complete:
@@ -75,22 +104,31 @@ class Selector:
         normalized = self.profile.normalize(raw, self.plan.reference_date)
         reason = pd.Series(None, index=raw.index, dtype=object)
         undecided = pd.Series(True, index=raw.index)
+        subscriber = raw["id_subscriber"].to_numpy() > 0
+        keys = None
+        if self.audience.source.include_subscribers:  # every row's key, only when subscribers need them
+            keys = email_keys(normalized["dedupe_email"])
+            has_account = pd.Series(self._accounts(keys, subscriber), index=raw.index)
+            reason.loc[has_account] = "subscriber_is_customer"
+            undecided &= ~has_account
         for name, mask in rule_masks(raw, normalized["dedupe_email"], self.plan):
             hit = undecided & mask.fillna(False).astype(bool)
             reason.loc[hit] = name
             undecided &= ~hit
-        self._data_reasons(normalized, undecided, reason)
+        self._data_reasons(normalized, undecided, reason, pd.Series(subscriber, index=raw.index))
 
         kept = normalized.loc[undecided]
         rows = raw.loc[undecided]
         candidates = self.profile.output_frame(
             kept, require_complete=self.audience.require_complete, with_value=self.with_value
         ).reset_index(drop=True)
-        candidates[KEY] = email_keys(kept["dedupe_email"])
+        candidates[KEY] = email_keys(kept["dedupe_email"]) if keys is None else keys[undecided.to_numpy()]
         candidates[REGISTERED] = (rows["is_guest"].to_numpy() == 0).astype("int64")
         candidates[LAST_ORDER] = _timestamps(rows["last_order"])
         candidates[CREATED] = _timestamps(rows["date_add"])
-        candidates[CUSTOMER_ID] = rows["id_customer"].to_numpy(dtype="int64")
+        # Subscribers only ever compete with subscribers (an account's e-mail left them out already).
+        candidates[CUSTOMER_ID] = np.where(rows["id_subscriber"].to_numpy() > 0, rows["id_subscriber"].to_numpy(),
+                                           rows["id_customer"].to_numpy()).astype("int64")
         return Selection(candidates, Counter(reason.dropna().tolist()))
 
 

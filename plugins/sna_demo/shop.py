@@ -54,7 +54,8 @@ class DemoShopSummary:
         erased = (f" ({self.customers + self.erased_customers} generated, {self.erased_customers} hard-deleted "
                   "as in a real shop: GDPR erasure leaves their orders and addresses behind)"
                   if self.erased_customers else "")
-        return f"{self.customers} customers{erased}, {self.addresses} addresses, {self.orders} orders"
+        return (f"{self.customers} customers{erased}, {self.addresses} addresses, {self.orders} orders, "
+                f"{self.subscribers} newsletter subscriptions")
 
 
 def write_demo_shop(

@@ -17,7 +17,8 @@ _DOMAINS = ("gmail.com", "orange.fr", "free.fr", "hotmail.fr", "yahoo.fr", "lapo
 def generate_subscribers(
     rng: np.random.Generator, chunk: CustomerChunk, first_id: int, as_of: dt.date
 ) -> pd.DataFrame:
-    """Some strangers, some customers who also used the form (same e-mail as their account)."""
+    """Some strangers, some customers who also used the form (their account's e-mail, a third of them
+    typed in capitals), a fifth never confirmed (`active = 0`, double opt-in pending)."""
     customers = chunk.customers
     m = round(len(customers) * SHARE)
     source = rng.integers(0, len(customers), m)
@@ -25,6 +26,8 @@ def generate_subscribers(
     email = "news" + strangers + "@" + pick(rng, m, _DOMAINS)
     known = mask(rng, m, 0.2)
     email[known] = customers["email"].to_numpy()[source[known]]
+    recased = known & (np.arange(m) % 3 == 0)  # no random draw: the rest of the shop stays as it was
+    email[recased] = email[recased].str.upper()
     created = chunk.created[source] + (rng.random(m) * 86400 * 30).astype("timedelta64[s]")
     created = np.minimum(created, np.datetime64(as_of, "s") - np.timedelta64(60, "s"))
     octets = [pd.Series(rng.integers(1, 255, m)).astype("str") for _ in range(4)]

@@ -170,6 +170,9 @@ REASON_LABELS = {
     "filtered_orders": "too few valid orders or too little spent",
     "filtered_guest": "guest account excluded",
     "duplicate_email": "same e-mail as another customer",
+    "subscriber_is_customer": "subscriber with an account (the account decides)",
+    "subscriber_filtered": "subscriber: the filters need a customer",
+    "subscriber_incomplete": "subscriber: e-mail only, complete records required",
 }
 """Words for the exclusion codes of `sna.selection` (README "What is exported, and why a customer is not")."""
 FIELD_WORDS = {"email": "e-mail", "zip": "zip code"}

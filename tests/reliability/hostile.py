@@ -164,6 +164,7 @@ def build_frame(p: Pools, size: int, first_id: int = 1) -> pd.DataFrame:
     columns["email"] = [f"{local}{first_id + i}@{domain}" if unique[i] else columns["email"][i]
                         for i, (local, domain) in enumerate(zip(locals_, domains, strict=True))]
     columns["id_customer"] = list(range(first_id, first_id + size))
+    columns["id_subscriber"] = [0] * size
     for _ in range(p.megabyte_rows):  # a megabyte string in one random text cell
         name = list(p.text)[int(rng.integers(0, len(p.text)))]
         row = int(rng.integers(0, size))

@@ -15,7 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "id_address": 10, "postcode": "75001", "city": "Paris", "phone": "01 42 68 53 00",
     "phone_mobile": "06 12 34 56 78", "country": "FR", "zip_code_format": "NNNNN", "state": None,
     "valid_orders": 2, "first_order": "2023-02-01 09:00:00", "last_order": "2026-10-01 09:00:00",
-    "total_spent": 250.5, "in_groups_any": 1,
+    "total_spent": 250.5, "in_groups_any": 1, "id_subscriber": 0,
 }
 
 

@@ -158,6 +158,12 @@ MESSY_CASES = {
     "newsletter subscriber without account": """
         SELECT COUNT(*) FROM ps_emailsubscription s WHERE NOT EXISTS (SELECT 1 FROM ps_customer c
         WHERE c.email = s.email)""",
+    "newsletter subscriber with an account's e-mail": """
+        SELECT COUNT(*) FROM ps_emailsubscription s JOIN ps_customer c ON c.email = s.email""",
+    "newsletter subscriber with an account's e-mail in other case": """
+        SELECT COUNT(*) FROM ps_emailsubscription s JOIN ps_customer c
+        ON lower(c.email) = lower(s.email) AND c.email <> s.email""",
+    "unconfirmed newsletter subscriber": "SELECT COUNT(*) FROM ps_emailsubscription WHERE active = 0",
 }
 
 

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy import String, func, literal_column
 from sqlalchemy.engine import Engine
 
-from sna.source.assemble import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, ORDER_COLUMNS
+from sna.source.assemble import ADDRESS_COLUMNS, CUSTOMER_COLUMNS, ORDER_COLUMNS, SUBSCRIBER_COLUMNS
 
 READERS = ("auto", "arrow", "python")
 _CHARSETS = ("utf8mb4",)
@@ -72,6 +72,7 @@ CUSTOMERS = Scan("customers", CUSTOMER_COLUMNS, frozenset({"email", "firstname",
 ADDRESSES = Scan("addresses", ADDRESS_COLUMNS, frozenset({"postcode", "city", "phone", "phone_mobile"}),
                  frozenset({"date_upd"}))
 ORDERS = Scan("orders", ORDER_COLUMNS, frozenset(), frozenset({"date_add"}), frozenset({"amount"}))
+SUBSCRIBERS = Scan("subscribers", SUBSCRIBER_COLUMNS, frozenset({"email"}), frozenset({"newsletter_date_add"}))
 
 _NULL_FLAG = "__null"
 

@@ -155,5 +155,6 @@ def assemble_arrow(customers: pa.Table, addresses: pa.Table, orders: pa.Table, r
         "last_order": _take(orders.column("date_add"), _lookup(last_keys, last_rows, ids)),
         "total_spent": total.fillna(0.0).to_numpy(),
         "in_groups_any": 1 if reference.group_members is None else np.isin(ids, reference.group_members),
+        "id_subscriber": 0,
     }, index=index)
     return typed(frame[list(RAW_COLUMNS)])

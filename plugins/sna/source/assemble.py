@@ -26,15 +26,18 @@ ADDRESS_COLUMNS = (
     "active", "deleted", "date_upd",
 )
 ORDER_COLUMNS = ("id_customer", "id_order", "valid", "date_add", "id_address_invoice", "amount")
+SUBSCRIBER_COLUMNS = ("id", "id_shop", "email", "newsletter_date_add")
 
 RAW_COLUMNS = (
     "id_customer", "id_shop", "id_default_group", "is_guest", "deleted", "active", "newsletter", "optin",
     "email", "firstname", "lastname", "birthday", "gender_type", "date_add",
     "id_address", "postcode", "city", "phone", "phone_mobile", "country", "zip_code_format", "state",
-    "valid_orders", "first_order", "last_order", "total_spent", "in_groups_any",
+    "valid_orders", "first_order", "last_order", "total_spent", "in_groups_any", "id_subscriber",
 )
+"""`id_subscriber` is 0 on a customer's row; a newsletter-only subscriber's row (`subscriber_rows`)
+carries its `ps_emailsubscription.id` there and `id_customer` 0."""
 INT_COLUMNS = ("id_customer", "id_shop", "id_default_group", "is_guest", "deleted", "active", "newsletter",
-               "optin", "valid_orders", "in_groups_any")
+               "optin", "valid_orders", "in_groups_any", "id_subscriber")
 FLOAT_COLUMNS = ("gender_type", "id_address", "total_spent")
 STR_COLUMNS = tuple(name for name in RAW_COLUMNS if name not in INT_COLUMNS + FLOAT_COLUMNS)
 
@@ -151,8 +154,42 @@ def assemble(
         "last_order": facts["last_order"],
         "total_spent": facts["total_spent"].fillna(0.0),
         "in_groups_any": 1 if reference.group_members is None else np.isin(ids, reference.group_members),
+        "id_subscriber": 0,
     })
     return typed(frame)
+
+
+def subscriber_rows(subscribers: pd.DataFrame, reference: ShopReference) -> pd.DataFrame:
+    """Raw rows of newsletter-only subscribers (columns `SUBSCRIBER_COLUMNS`, any dtypes).
+
+    A subscriber is an e-mail and a shop: no account (`id_customer` 0), no name, address or order;
+    the newsletter consent is given (only confirmed subscriptions are read), the partner opt-in not;
+    the subscription date stands for the account's creation date. Both readers build their rows here.
+    """
+    count = len(subscribers)
+    index = pd.RangeIndex(count)
+    missing = pd.Series([None] * count, index=index, dtype=object)
+    frame = pd.DataFrame({name: missing for name in RAW_COLUMNS}, index=index)
+    frame["id_customer"] = 0
+    frame["id_shop"] = subscribers["id_shop"].to_numpy()
+    frame["id_default_group"] = 0
+    frame["is_guest"] = 0
+    frame["deleted"] = 0
+    frame["active"] = 1
+    frame["newsletter"] = 1
+    frame["optin"] = 0
+    frame["email"] = subscribers["email"].to_numpy()
+    frame["date_add"] = subscribers["newsletter_date_add"].to_numpy()
+    frame["valid_orders"] = 0
+    frame["total_spent"] = 0.0
+    frame["in_groups_any"] = 1 if reference.group_members is None else 0
+    frame["id_subscriber"] = subscribers["id"].to_numpy()
+    return typed(frame)
+
+
+def subscriber_frame(rows: Sequence[tuple]) -> pd.DataFrame:
+    """Rows of the subscriber scan (Python reader) as a frame for `subscriber_rows`."""
+    return _frame(rows, SUBSCRIBER_COLUMNS)
 
 
 def typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -27,7 +27,15 @@ from sna.audience import GroupRef, SourceSpec
 from sna.errors import ConfigError, SnaError, SourceError, SourceSchemaError
 from sna.source import arrow
 from sna.source.arrow_assemble import assemble_arrow
-from sna.source.assemble import RAW_COLUMNS, ShopReference, assemble, empty_raw_frame, typed
+from sna.source.assemble import (
+    RAW_COLUMNS,
+    ShopReference,
+    assemble,
+    empty_raw_frame,
+    subscriber_frame,
+    subscriber_rows,
+    typed,
+)
 from sna.source.streams import OrderedStream, fetch_blocks, prefetch
 from sna.source.tables import ShopTables, shop_tables
 
@@ -87,6 +95,8 @@ class ShopReader:
         self.tables: ShopTables = shop_tables(self.source.table_prefix)
         self.used_reader: str | None = None
         """After `iter_chunks`: `arrow`, `python`, or `arrow+python` (the arrow reader gave up part way)."""
+        self.warnings: list[str] = []
+        """What the run must tell its user about the source (counts and table names only)."""
 
     @contextmanager
     def _connect(self, doing: str) -> Iterator[Connection]:
@@ -190,12 +200,18 @@ class ShopReader:
         )
 
     def count_customers(self) -> int:
+        """The rows `iter_chunks` will yield: the customers, and the subscribers when the audience reads them."""
         c = self.tables.customer
         query = select(func.count()).select_from(c)
         if self.source.shop_ids:
             query = query.where(c.c.id_shop.in_(list(self.source.shop_ids)))
         with self._connect("counting customers") as conn:
-            return int(conn.execute(query).scalar() or 0)
+            count = int(conn.execute(query).scalar() or 0)
+        if self.source.include_subscribers and self._has_subscriber_table():
+            subscribers = self._subscriber_scan().subquery()
+            with self._connect("counting subscribers") as conn:
+                count += int(conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0)
+        return count
 
     def _lookup_addresses(self, ids: Sequence[int]) -> list[tuple]:
         return [row for block in fetch_blocks(self.engine, self._address_scan(by_ids=ids), len(ids))
@@ -211,27 +227,35 @@ class ShopReader:
         cursors, `streams.py`); both give the same frames, chunk for chunk. When the Arrow reader
         cannot go on (data it cannot decode exactly, a lost connection), `auto` reads the rest,
         after the last customer handed out, with the Python reader, with one log line.
+
+        With `source.include_subscribers`, the newsletter-only subscribers follow the last customer
+        (`_subscriber_chunks`): the selection needs every account's e-mail before the first of them.
         """
         target = self._arrow_target()
         reference = self._reference(groups_any_ids)
         if target is None:
             self.used_reader = "python"
             yield from self._python_chunks(chunk_size, reference)
-            return
-        self.used_reader = "arrow"
-        last_done: int | None = None
-        try:
-            for chunk in self._arrow_chunks(target, chunk_size, reference):
-                yield chunk
-                last_done = int(chunk["id_customer"].iloc[-1])
-        except arrow.ArrowReadError as exc:
-            error = source_error(self.engine, exc.__cause__ or exc, "reading with the arrow reader")
-            if self.reader == "arrow":
-                raise error from None
-            log.info("%s; the python reader reads %s", error,
-                     "everything" if last_done is None else "the customers not read yet")
-            self.used_reader = "python" if last_done is None else "arrow+python"
-            yield from self._python_chunks(chunk_size, reference, after=last_done)
+        else:
+            self.used_reader = "arrow"
+            last_done: int | None = None
+            try:
+                for chunk in self._arrow_chunks(target, chunk_size, reference):
+                    yield chunk
+                    last_done = int(chunk["id_customer"].iloc[-1])
+            except arrow.ArrowReadError as exc:
+                self._arrow_gave_up(exc, "everything" if last_done is None else "the customers not read yet")
+                self.used_reader = "python" if last_done is None else "arrow+python"
+                yield from self._python_chunks(chunk_size, reference, after=last_done)
+        if self.source.include_subscribers and self._has_subscriber_table():
+            yield from self._subscriber_chunks(chunk_size, reference, target if self.used_reader == "arrow" else None)
+
+    def _arrow_gave_up(self, exc: arrow.ArrowReadError, rest: str) -> None:
+        """`arrow`: the reader's error, one line; `auto`: one log line, and the Python reader reads the rest."""
+        error = source_error(self.engine, exc.__cause__ or exc, "reading with the arrow reader")
+        if self.reader == "arrow":
+            raise error from None
+        log.info("%s; the python reader reads %s", error, rest)
 
     def _arrow_target(self) -> arrow.ArrowTarget | None:
         """Where connectorx reads this shop, or None for the Python reader (with a log line saying why)."""
@@ -305,6 +329,62 @@ class ShopReader:
                 orders.close()
         except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
             raise source_error(self.engine, exc, "reading customers") from None
+
+    # -- newsletter-only subscribers ----------------------------------------------------------
+
+    def _subscriber_scan(self, after: int | None = None) -> sa.Select:
+        """Confirmed subscriptions (`active = 1`; 0 is a double opt-in never confirmed) of the audience's shops."""
+        s = self.tables.emailsubscription.c
+        query = select(s.id, s.id_shop, s.email, cast(s.newsletter_date_add, String)).where(s.active == 1)
+        if self.source.shop_ids:
+            query = query.where(s.id_shop.in_(list(self.source.shop_ids)))
+        if after is not None:
+            query = query.where(s.id > after)
+        return query.order_by(s.id)
+
+    def _has_subscriber_table(self) -> bool:
+        """Whether the shop has the subscriber table; without it (the module is not installed) the run
+        goes on with its customers, and says so once, in its warnings and in the log."""
+        name = self.tables.emailsubscription.name
+        with self._connect("looking for the subscriber table") as conn:
+            found = sa.inspect(conn).has_table(name)
+        warning = (f"source.include_subscribers: table {name} does not exist (is the ps_emailsubscription "
+                   "module installed?): no subscriber was read")
+        if not found and warning not in self.warnings:
+            self.warnings.append(warning)
+            log.warning("shop database %s: %s", describe_url(self.engine), warning)
+        return found
+
+    def _subscriber_chunks(self, chunk_size: int, reference: ShopReference, target: arrow.ArrowTarget | None
+                           ) -> Iterator[pd.DataFrame]:
+        """Raw rows of the subscribers (`assemble.subscriber_rows`), in id order, `chunk_size` at a time:
+        read by the Arrow reader when it read every customer (`target`), else by the Python reader,
+        which also reads what the Arrow reader could not."""
+        last_done: int | None = None
+        if target is not None:
+            try:
+                for table in self._arrow_subscribers(target, chunk_size):
+                    chunk = subscriber_rows(table.to_pandas(), reference)
+                    yield chunk
+                    last_done = int(chunk["id_subscriber"].iloc[-1])
+                return
+            except arrow.ArrowReadError as exc:
+                self._arrow_gave_up(exc, "the subscribers not read yet")
+                self.used_reader = "arrow+python"
+        try:
+            for rows in fetch_blocks(self.engine, self._subscriber_scan(after=last_done), chunk_size):
+                yield subscriber_rows(subscriber_frame(rows), reference)
+        except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as exc:
+            raise source_error(self.engine, exc, "reading subscribers") from None
+
+    def _arrow_subscribers(self, target: arrow.ArrowTarget, chunk_size: int) -> Iterator[pa.Table]:
+        statement = arrow.portable(self._subscriber_scan(), arrow.SUBSCRIBERS, target.dialect)
+        scan = arrow.ArrowScan(target.url, arrow.render_sql(self.engine, statement), arrow.SUBSCRIBERS, chunk_size)
+        try:
+            for table in arrow.rebatch(scan, chunk_size):
+                yield arrow.normalize(table, scan.schema, arrow.SUBSCRIBERS, target.dialect)
+        finally:
+            scan.close()
 
 
 def to_raw_frame(rows: Sequence[Sequence]) -> pd.DataFrame:

@@ -47,6 +47,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "id_order", "id_customer", "id_address_invoice", "valid", "total_paid_real", "conversion_rate", "date_add",
     ),
     "configuration": ("name", "value", "id_shop", "id_shop_group"),
+    "emailsubscription": ("id", "id_shop", "email", "newsletter_date_add", "active"),
 }
 
 
@@ -63,6 +64,8 @@ class ShopTables:
     group_lang: TableClause
     orders: TableClause
     configuration: TableClause
+    emailsubscription: TableClause
+    """Newsletter subscribers without an account (module ps_emailsubscription, may be absent)."""
 
 
 def shop_tables(prefix: str = DEFAULT_PREFIX) -> ShopTables:

@@ -82,6 +82,7 @@ def joined_query(t: ShopTables, shop_ids: Sequence[int] | None = None,
             cast(order_facts.c.last_order, String).label("last_order"),
             func.coalesce(order_facts.c.total_spent, 0).label("total_spent"),
             in_groups_any.label("in_groups_any"),
+            literal(0).label("id_subscriber"),
         )
         .select_from(c)
         .outerjoin(live_address, and_(live_address.c.id_customer == c.c.id_customer, live_address.c.rank == 1))

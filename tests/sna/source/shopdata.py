@@ -51,6 +51,7 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "group_lang": {},
     "customer_group": {},
     "configuration": {"date_add": NOW, "date_upd": NOW},
+    "emailsubscription": {"ip_registration_newsletter": "192.0.2.1", "newsletter_date_add": NOW, "active": 1},
 }
 
 

@@ -94,6 +94,18 @@ def test_demo_shop_same_chunks_with_filters(demo_engine):
     assert assert_same_chunks(demo_engine, 400, groups_any=["Pro"], shop_ids=[1, 3]) > 500
 
 
+@pytest.mark.parametrize("chunk_size", [7, EVERYTHING])
+def test_demo_shop_same_chunks_with_subscribers(demo_engine, chunk_size):
+    """Newsletter-only subscribers follow the customers, in the same chunks from both readers."""
+    without = assert_same_chunks(demo_engine, chunk_size)
+    frames, _ = chunks(demo_engine, "arrow", chunk_size, include_subscribers=True)
+    subscribers = sum(int((frame["id_subscriber"] > 0).sum()) for frame in frames)
+    assert subscribers > 50
+    assert assert_same_chunks(demo_engine, chunk_size, include_subscribers=True) == without + subscribers
+    assert assert_same_chunks(demo_engine, chunk_size, groups_any=["Pro"], shop_ids=[2],
+                              include_subscribers=True) > 0
+
+
 @pytest.mark.parametrize("shop_url", ["demo_shop_sqlite", "demo_shop_mariadb"])
 @pytest.mark.parametrize(("audience", "chunk_size"), [
     (Audience(name="all_google", platform="google", require_complete=False), 7),
@@ -101,6 +113,10 @@ def test_demo_shop_same_chunks_with_filters(demo_engine):
     (Audience(name="vip_google", platform="google", hashing="sha256"), 1000),
     (Audience(name="all_meta", platform="meta", require_complete=False, value="total_spent"), 1000),
     (Audience(name="meta_h", platform="meta", hashing="sha256", value="total_spent"), EVERYTHING),
+    (Audience(name="subs_google", platform="google", require_complete=False,
+              source={"include_subscribers": True}), 7),
+    (Audience(name="subs_meta", platform="meta", require_complete=False, source={"include_subscribers": True},
+              filters={"consent": "newsletter"}), EVERYTHING),
 ])
 def test_demo_shop_same_files(request, shop_url, tmp_path, audience, chunk_size):
     url = request.getfixturevalue(shop_url)
@@ -165,11 +181,33 @@ def add_gapped_customers(shop: Shop) -> list[int]:
     return ids
 
 
+def add_subscribers(shop: Shop) -> int:
+    """Subscribers with gaps in their ids, NULL and zero dates, an unconfirmed one; returns the confirmed."""
+    for id_, id_shop, email, active, added in (
+        (2, 1, "c3@example.com", 1, None), (5, 2, "News@Example.com", 1, "0000-00-00 00:00:00"),
+        (6, 1, "pending@example.com", 0, "2025-01-01 00:00:00"), (900, 2, "x@example.org", 1, "2025-01-01 10:11:12"),
+        (70_000, 1, "y@example.org", 1, "2026-02-03 04:05:06"),
+    ):
+        shop.add("emailsubscription", id=id_, id_shop=id_shop, email=email, active=active, newsletter_date_add=added)
+    return 4
+
+
 @pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 1000])
 def test_ids_with_large_gaps(shop, chunk_size):
     ids = add_gapped_customers(shop)
     assert assert_same_chunks(shop.engine, chunk_size) == len(ids)
     assert assert_same_chunks(shop.engine, chunk_size, groups_any=[5], shop_ids=[2]) == len(ids) // 2
+    confirmed = add_subscribers(shop)
+    assert assert_same_chunks(shop.engine, chunk_size, include_subscribers=True) == len(ids) + confirmed
+    assert assert_same_chunks(shop.engine, chunk_size, groups_any=[5], shop_ids=[2],
+                              include_subscribers=True) == len(ids) // 2 + 2
+
+
+def test_no_subscriber_table_same_chunks(shop):
+    ids = add_gapped_customers(shop)
+    with shop.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE ps_emailsubscription")
+    assert assert_same_chunks(shop.engine, 3, include_subscribers=True) == len(ids)
 
 
 def test_ids_with_large_gaps_give_the_oracle_rows(shop):
@@ -264,6 +302,30 @@ def test_python_reads_the_rest_when_arrow_cannot_decode_a_value(demo_shop_sqlite
     assert len(caplog.records) == 1 and "Müller" not in caplog.text and "python reader" in caplog.text
     with pytest.raises(SourceError, match="reading with the arrow reader failed"):
         chunks(engine, "arrow", 500)
+    engine.dispose()
+
+
+def test_python_reads_the_subscribers_arrow_cannot_decode(demo_shop_sqlite, tmp_path, caplog):
+    """A subscriber's e-mail that is not UTF-8: connectorx refuses it, the Python reader reads the
+    subscribers not read yet; the frames are the Python reader's, and the e-mail reaches no log."""
+    path = tmp_path / "shop.db"
+    path.write_bytes(Path(sa.make_url(demo_shop_sqlite).database).read_bytes())
+    with sqlite3.connect(path) as connection:
+        victim = connection.execute("SELECT id FROM ps_emailsubscription WHERE active = 1 ORDER BY id LIMIT 1 "
+                                    "OFFSET 30").fetchone()[0]
+        connection.execute("UPDATE ps_emailsubscription SET email = CAST(? AS TEXT) WHERE id = ?",
+                           ("müller@exämple.de".encode("latin-1"), victim))
+    engine = sa.create_engine(f"sqlite:///{path}")
+    python, _ = chunks(engine, "python", 500, include_subscribers=True)
+    with caplog.at_level(logging.INFO, logger="sna.source.extract"):
+        auto, used = chunks(engine, "auto", 500, include_subscribers=True)
+    assert used == "arrow+python"
+    assert [len(f) for f in auto] == [len(f) for f in python]
+    for expected, got in zip(python, auto, strict=True):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert len(caplog.records) == 1 and "subscribers not read yet" in caplog.text and "ller" not in caplog.text
+    with pytest.raises(SourceError, match="reading with the arrow reader failed"):
+        chunks(engine, "arrow", 500, include_subscribers=True)
     engine.dispose()
 
 
