@@ -17,41 +17,24 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
 
-from tests.airflow.conftest import PROJECT, json_connection, write_audience
-from tests.fixtures.airflow_stack import airflow_stack, celery_environment, postgres_metadata_database
-from tests.fixtures.redis import redis_server
+from tests.airflow.conftest import PROJECT
+from tests.fixtures.celery_stack import SHOPS, audience_text, fleet, sna_celery_stack
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(720)]
 
 WORKERS = ("worker-a", "worker-b")
-LOGICAL_DATE = "2026-11-15T00:00:00Z"
 REFERENCE_DATE = date(2026, 11, 15)
-SHOPS = (None, "sna_shop_b", "sna_shop_c")  # None: the default shop connection, sna_prestashop
 FLEET = 20
 COMPARED = {  # the audiences of the first test, each compared with `sna run`
     "celery_vip": "platform: google\nfilters:\n  default_groups: [VIP]\n",
     "celery_newsletter": "platform: meta\nsource:\n  connection: sna_shop_b\nfilters:\n  consent: newsletter\n"
                          "value: total_spent\n",
 }
-
-
-def fleet_audience(i: int) -> tuple[str, str]:
-    """Audience `i` of the 20: shops, platforms and filters in turn."""
-    shop = SHOPS[i % len(SHOPS)]
-    text = f"platform: {('google', 'meta')[i % 2]}\nhashing: {('none', 'sha256')[i % 3 == 0]}\n"
-    if shop:
-        text += f"source:\n  connection: {shop}\n"
-    text += f"filters:\n  consent: {('any', 'newsletter', 'optin')[i % 3]}\n  min_valid_orders: {i % 2}\n"
-    return f"fleet_{i:02d}", text
-
-
-def audience_text(name: str, body: str) -> str:
-    return f"name: {name}\nschedule: null\n{body}"
 
 
 @pytest.fixture(scope="module")
@@ -71,77 +54,24 @@ def shops(tmp_path_factory, demo_shop_mariadb) -> dict[str | None, str]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, shops):
-    from sqlalchemy.engine import make_url
-
-    folder = tmp_path_factory.mktemp("celery-stack")
-    audiences = folder / "audiences"
-    audiences.mkdir()
-    for name, body in COMPARED.items():
-        write_audience(audiences, audience_text(name, body), f"{name}.yaml")
-    for i in range(FLEET):
-        name, body = fleet_audience(i)
-        write_audience(audiences, audience_text(name, body), f"{name}.yaml")
-    (folder / "tmp").mkdir()
-    shop = make_url(shops[None])
-    with (redis_server(folder / "redis") as broker_url, postgres_metadata_database() as metadata_url,
-          postgres_metadata_database() as registry_url):
-        registry = make_url(registry_url)
-        env = {
-            **celery_environment(broker_url, metadata_url),
-            "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW_CONN_SNA_PRESTASHOP": json_connection(
-                conn_type="mysql", host=shop.host, port=shop.port, login=shop.username,
-                password=shop.password or "", schema=shop.database, extra={"charset": "utf8mb4"}),
-            **{f"AIRFLOW_CONN_{name.upper()}": json_connection(conn_type="sqlite", host=make_url(url).database)
-               for name, url in shops.items() if name},
-            "AIRFLOW_CONN_SNA_REGISTRY": json_connection(
-                conn_type="postgres", host=registry.host, port=registry.port, login=registry.username,
-                schema=registry.database),
-            "SNA_STORAGE_URL": (folder / "exports").as_uri(),
-            "SNA_AUDIENCES_DIR": str(audiences),
-            "SNA_TMP_DIR": str(folder / "tmp"),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # housekeeping stays paused
-        }
-        with airflow_stack(folder / "airflow", metadata_url, env, celery_workers=WORKERS) as running:
-            running.registry_url = registry_url
-            running.exports = folder / "exports"
-            dag_ids = {f"sna_{name}" for name in COMPARED} | {f"sna_{fleet_audience(i)[0]}" for i in range(FLEET)}
-            running.wait_for_dags(dag_ids, timeout=180)
-            for dag_id in sorted(dag_ids):
-                running.api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-            yield running
+    audiences = {**dict(audience_text(name, body) for name, body in COMPARED.items()), **fleet(FLEET)}
+    with sna_celery_stack(tmp_path_factory.mktemp("celery-stack"), shops, audiences, WORKERS) as running:
+        yield running
 
 
-def trigger(stack, dag_id: str) -> str:
-    return stack.api("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": LOGICAL_DATE, "conf": {}})["dag_run_id"]
-
-
-def task_instances(stack, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    return stack.api("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances")["task_instances"]
-
-
-def finished(stack, runs: dict[str, str], timeout: float) -> dict[str, list[dict[str, Any]]]:
-    """Waits for every run; asserts each succeeded; the task instances of each DAG."""
+def succeeded(stack, runs: dict[str, str], timeout: float) -> dict[str, list[dict[str, Any]]]:
+    """Waits for every run, asserts each succeeded; the task instances of each DAG."""
     instances = {}
-    for dag_id, run_id in runs.items():
-        run = stack.wait_for_run(dag_id, run_id, timeout=timeout)
-        instances[dag_id] = task_instances(stack, dag_id, run_id)
+    for dag_id, run in stack.finish(runs, timeout).items():
+        instances[dag_id] = stack.task_instances(dag_id, runs[dag_id])
         assert run["state"] == "success", (dag_id, {ti["task_id"]: ti["state"] for ti in instances[dag_id]})
     return instances
-
-
-def recorded_file(stack, dag_id: str, run_id: str) -> Path:
-    record = stack.api("GET", f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/record/"
-                              "xcomEntries/return_value?deserialize=true")
-    value = record["value"]
-    value = json.loads(value) if isinstance(value, str) else value
-    return Path(urlparse(value["file"]).path)
 
 
 def sna_run(stack, tmp_path: Path, name: str, shops: dict[str | None, str]) -> Path:
     """The same audience and date exported by `sna run`, on the same shop, to a folder of its own
     (the shops by environment: `--source-url` would serve every audience, whatever its connection)."""
-    audience = Path(stack.env["SNA_AUDIENCES_DIR"]) / f"{name}.yaml"
+    audience = stack.audiences / f"{name}.yaml"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "SNA_"))}
     env.update(PYTHONPATH=f"{PROJECT / 'plugins'}:{PROJECT}", SNA_HOME=str(tmp_path),
                **{f"SNA_SOURCE_URL_{shop.upper()}" if shop else "SNA_SOURCE_URL": url for shop, url in shops.items()})
@@ -155,13 +85,13 @@ def sna_run(stack, tmp_path: Path, name: str, shops: dict[str | None, str]) -> P
 
 
 def test_two_workers_share_the_runs_and_the_files_equal_sna_run(stack, shops, tmp_path) -> None:
-    runs = {f"sna_{name}": trigger(stack, f"sna_{name}") for name in COMPARED}
-    instances = finished(stack, runs, timeout=180)
+    runs = {f"sna_{name}": stack.trigger(f"sna_{name}") for name in COMPARED}
+    instances = succeeded(stack, runs, timeout=180)
 
     hostnames = Counter(ti["hostname"] for tis in instances.values() for ti in tis)
     assert set(hostnames) == set(WORKERS), hostnames
     for name in COMPARED:
-        produced = recorded_file(stack, f"sna_{name}", runs[f"sna_{name}"])
+        produced = stack.recorded_file(f"sna_{name}", runs[f"sna_{name}"])
         assert produced.is_relative_to(stack.exports) and REFERENCE_DATE.isoformat() in produced.name
         expected = sna_run(stack, tmp_path, name, shops)
         assert produced.read_bytes() == expected.read_bytes(), name
@@ -169,12 +99,12 @@ def test_two_workers_share_the_runs_and_the_files_equal_sna_run(stack, shops, tm
 
 
 def test_twenty_audiences_of_three_shops_at_once(stack) -> None:
-    names = [fleet_audience(i)[0] for i in range(FLEET)]
-    runs = {f"sna_{name}": trigger(stack, f"sna_{name}") for name in names}
-    instances = finished(stack, runs, timeout=360)
+    names = list(fleet(FLEET))
+    runs = {f"sna_{name}": stack.trigger(f"sna_{name}") for name in names}
+    instances = succeeded(stack, runs, timeout=600)
 
     assert {ti["hostname"] for tis in instances.values() for ti in tis} == set(WORKERS)
-    files = {name: recorded_file(stack, f"sna_{name}", runs[f"sna_{name}"]) for name in names}
+    files = {name: stack.recorded_file(f"sna_{name}", runs[f"sna_{name}"]) for name in names}
     assert all(path.is_file() for path in files.values())
     on_disk = sorted(path for name in names for path in (stack.exports / name).rglob(f"{name}_*.csv"))
     assert on_disk == sorted(files.values()), "one file per audience, no other"
