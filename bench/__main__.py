@@ -31,7 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="customer counts for the delivery measure (export + delivery to the contract fakes)")
     parser.add_argument("--reader", default="arrow", choices=("arrow", "python", "auto"),
                         help="source_reader of the product exports (default arrow: no silent fallback)")
-    parser.add_argument("--audiences", type=int, default=200, help="audience files for the DAG parse")
+    parser.add_argument("--parse-audiences", default="200,2000",
+                        help="audience file counts of the DAG parse, comma-separated")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--rebuild", action="store_true", help="rewrite the bench shops even if present")
     return parser.parse_args(argv)
@@ -81,8 +82,10 @@ def main(argv: list[str] | None = None) -> None:
                     measures[f"naive:{name}"] = run_child(
                         "naive", {**common, "storage_url": s3.storage_url(f"naive{size}"), "platform": name}, env)
     if "dagparse" in parts:
-        print(f"DAG parse with {args.audiences} audiences ...", flush=True)
-        results["dagparse"] = run_child("dagparse", {"count": args.audiences})
+        results["dagparse"] = []
+        for count in (int(n.replace("_", "")) for n in args.parse_audiences.split(",") if n):
+            print(f"DAG parse with {count:,} audiences ...", flush=True)
+            results["dagparse"].append(run_child("dagparse", {"count": count}))
     print()
     print(render_table(results))
     write_json(results, args.out)

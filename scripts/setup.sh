@@ -5,8 +5,9 @@
 #
 # SNA_SETUP chooses the set (default: dev):
 #   runtime  requirements.txt and the package: what `make demo` needs (no browser, no test tools)
-#   dev      requirements-dev.txt (runtime + test and benchmark tools) and Debian's Chromium for the
-#            browser tests: what `make test`, `make lint` and `make bench` need
+#   dev      requirements-dev.txt (runtime + test and benchmark tools), Debian's Chromium for the
+#            browser tests and Debian's redis-server (the Celery broker of the distributed test,
+#            started by the test itself): what `make test`, `make lint` and `make bench` need
 # SNA_WITH_BROWSER=0|1 overrides whether Chromium is installed (default: only for dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ esac
 BROWSER="${SNA_WITH_BROWSER:-$BROWSER}"
 
 APT_PACKAGES=(pkg-config default-libmysqlclient-dev build-essential)
+if [ "$SETUP" = dev ]; then APT_PACKAGES+=(redis-server); fi
 if [ "$BROWSER" = "1" ]; then APT_PACKAGES+=(chromium chromium-driver); fi
 
 missing=()

@@ -67,11 +67,14 @@ def test_demo_installs_the_runtime_set_without_a_browser_and_test_then_adds_the_
     runtime = setup(project, "runtime")
     assert pip_installs(runtime) == ["python -m pip install -q -r requirements.txt"]
     assert not any("chromium" in call for call in runtime), "the demo needs no browser"
+    assert not any("redis-server" in call for call in runtime), "nor the Celery broker of the tests"
     assert pip_installs(setup(project, "runtime")) == [], "a second run only checks"
 
     dev = setup(project, "dev")  # `make test` after `make demo`: the runtime stamp is not enough
     assert pip_installs(dev) == ["python -m pip install -q -r requirements-dev.txt"]
     assert any(call.startswith("dpkg-query") and "chromium" in call for call in dev)
+    assert any(call.startswith("dpkg-query") and "redis-server" in call for call in dev), \
+        "the distributed test starts Debian's redis-server"
     assert pip_installs(setup(project, "dev")) == []
     assert pip_installs(setup(project, "runtime")) == [], "the dev set holds the runtime set"
     assert pip_installs(setup(project, None)) == [], "without SNA_SETUP: everything (dev), already there"

@@ -141,3 +141,25 @@ def test_the_postgresql_metadata_db_has_its_async_driver_pinned(compose) -> None
     pins = {line.split("==")[0].lower() for line in (PROJECT / "requirements.txt").read_text().splitlines()
             if "==" in line}
     assert {"asyncpg", "psycopg2-binary"} <= pins
+
+
+def test_the_distributed_test_runs_what_the_compose_file_runs(compose) -> None:
+    """tests/airflow/test_celery_stack.py is this recipe on one machine: the same executor, broker
+    and result backend kinds, worker command, shared JWT secret and connection ids."""
+    from tests.fixtures.airflow_stack import celery_environment
+    from tests.fixtures.celery_stack import shop_connections
+
+    environment = compose["x-airflow-common"]["environment"]
+    tested = celery_environment("redis://127.0.0.1:6379/0", "postgresql+psycopg2://postgres@127.0.0.1:5432/meta")
+    assert set(tested) <= set(environment), "the test sets nothing the production recipe leaves out"
+    assert tested["AIRFLOW__CORE__EXECUTOR"] == environment["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert tested["AIRFLOW__CELERY__BROKER_URL"].split(":")[0] == environment["AIRFLOW__CELERY__BROKER_URL"].split(":")[0]
+    assert tested["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql")
+    assert environment["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql")
+    assert compose["services"]["airflow-worker"]["command"] == "celery worker"
+    secrets = {compose["services"][name]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"] for name in AIRFLOW_SERVICES}
+    assert len(secrets) == 1, "one JWT secret for the API server and every worker"
+    assert set(shop_connections({None: "mysql+mysqldb://sna@mysql:3306/prestashop"})) <= set(environment)
+    pins = {line.split("==")[0].lower() for line in (PROJECT / "requirements.txt").read_text().splitlines()
+            if "==" in line}
+    assert {"apache-airflow-providers-celery", "celery", "redis"} <= pins, "the image installs requirements.txt"
