@@ -248,6 +248,20 @@ class Audience(_Strict):
     def dag_id(self) -> str:
         return f"{DAG_ID_PREFIX}{self.name}"
 
+    def applied_filters(self) -> dict[str, Any]:
+        """The filters as applied, for the export history (as the original module shows them)."""
+        applied: dict[str, Any] = self.filters.applied()
+        applied["require_complete"] = self.require_complete
+        if self.source.shop_ids:
+            applied["shop_ids"] = list(self.source.shop_ids)
+        if self.source.include_subscribers:
+            applied["include_subscribers"] = True
+        if self.suppression_list is not None:
+            applied["suppression_list"] = str(self.suppression_list)
+        if self.value != "none":
+            applied["value"] = self.value
+        return applied
+
     @property
     def staleness_days(self) -> int | None:
         """The `stale_after_days` that applies (the key, else one derived from the schedule)."""

@@ -9,10 +9,12 @@ fixed key, so a rerun replaces rather than adds.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -29,10 +31,11 @@ from sna.delivery.base import PlatformClient
 from sna.delivery.clients import destination_id
 from sna.delivery.members import members_frame
 from sna.delivery.sync import DeliveryReport, MemberSets, deliver_members, export_members
-from sna.errors import DataContractError, NotFoundError, SnaError, StorageError
+from sna.errors import DataContractError, NotFoundError, PermanentError, SnaError, StorageError
 from sna.exports import ExportStore, member_set_key
 from sna.filters import FilterPlan, SuppressionList
-from sna.locks import Holder, RunLocks
+from sna.handoffs import ExtractFacts, Handoff, PublishedFile, RenderedFile, SelectionStats
+from sna.locks import Holder, RunInProgressError, RunLocks
 from sna.normalize import Profile, profile_for
 from sna.registry import Delivery, ExportEntry, new_export_id
 from sna.render import CsvRenderer
@@ -140,7 +143,7 @@ class NoProgress:
         pass
 
 
-def check_accounting(scanned: int, exported: int, excluded: dict[str, int]) -> None:
+def check_accounting(scanned: int, exported: int, excluded: Mapping[str, int]) -> None:
     """`scanned = exported + sum(excluded)`, or the export is refused."""
     if scanned != exported + sum(excluded.values()):
         raise DataContractError(
@@ -148,21 +151,33 @@ def check_accounting(scanned: int, exported: int, excluded: dict[str, int]) -> N
         )
 
 
-def run_warnings(platform: str, rows: int) -> list[str]:
-    """Counts a marketer must hear about: nothing exported, or fewer members than the platform uses."""
-    profile = profile_for(platform)
-    warnings = []
-    if rows == 0:
-        warnings.append("no customer was exported")
-    if rows < profile.minimum_members:
-        warnings.append(f"{rows} rows: {profile.minimum_hint}")
-    return warnings
+def resumable(needs: type[Handoff], recovered: Callable[[ExportEntry], Any]) -> Callable:
+    """A stage that reads the hand-off `needs` from staging. When that document is gone because the
+    run already finished (a task rerun after success), the recorded export stands in for the stage's
+    result (`recovered`); when nothing is recorded either, the previous stage has not run. The one
+    home of the "already recorded" recovery for every stage."""
+
+    def wrap(stage: Callable) -> Callable:
+        @functools.wraps(stage)
+        def run(self: ExportPipeline, job: ExportJob) -> Any:
+            staging = self.staging(job)
+            if not staging.exists(needs.document):
+                recorded = self.store.registry.find_by_run_key(job.run_key)
+                if recorded is None:
+                    raise NotFoundError(f"run {job.run_key}: nothing staged by "
+                                        f"{needs.document.removesuffix('.json')} (it must run first)")
+                return recovered(recorded)
+            return stage(self, job, staging, needs.from_json(staging.get_json(needs.document)))
+        return run
+    return wrap
 
 
-def fill_rates(filled: dict[str, int], rows: int) -> dict[str, float]:
-    """Per file column, the share of exported rows with a value (4 decimals): how much each platform
-    can match on."""
-    return {column: round(count / rows, 4) if rows else 0.0 for column, count in filled.items()}
+def report_of_entry(entry: ExportEntry) -> ExportReport:
+    return ExportReport(
+        audience=entry.audience, platform=entry.platform, hashing=entry.hashing, scanned=entry.scanned,
+        rows=entry.rows, excluded=dict(entry.excluded), warnings=list(entry.warnings), export_id=entry.id,
+        file=entry.file_uri, size=entry.size, sha256=entry.sha256, fill_rates=dict(entry.fill_rates),
+    )
 
 
 class ExportPipeline:
@@ -199,6 +214,30 @@ class ExportPipeline:
             raise ValueError("this pipeline has no export store: it can only preview")
         return self.store.locks
 
+    # -- the lease: one home for both policies ------------------------------------------------
+
+    @contextmanager
+    def leased(self, job: ExportJob, holder: Holder, *, retried: bool = False, last: bool = True
+               ) -> Iterator[None]:
+        """Holds (takes or renews) the run's lease: a concurrent run of the same audience and date is
+        refused. A whole run (`retried` False) releases it whatever happens. A task that its
+        scheduler retries (`retried`: a DAG task) keeps it after a transient failure, for the retry,
+        releases it when the run fails for good (a permanent error), and after success only when it
+        is the `last` task (the next task takes it over otherwise)."""
+        if not retried:
+            with self.locks.held(job.run_key, holder):
+                yield
+            return
+        self.locks.acquire(job.run_key, holder)
+        try:
+            yield
+        except PermanentError as error:
+            if not isinstance(error, RunInProgressError):
+                self.locks.release(job.run_key, holder.owner)
+            raise
+        if last:
+            self.locks.release(job.run_key, holder.owner)
+
     # -- helpers ----------------------------------------------------------------------------
 
     def staging(self, job: ExportJob) -> Staging:
@@ -228,9 +267,26 @@ class ExportPipeline:
         )
         return Selector(audience, profile, plan)
 
-    def _select_all(self, job: ExportJob, selector: Selector, chunks: Iterable[pd.DataFrame],
-                    sink: FrameWriter | None) -> tuple[int, np.ndarray, Counter[str]]:
-        """Runs the selection over every chunk; returns scanned, the keep mask and the reasons."""
+    def _wants_total(self) -> bool:
+        return not isinstance(self.progress, NoProgress)
+
+    def _read(self, job: ExportJob, label: str) -> tuple[ExtractFacts, Iterator[pd.DataFrame], ShopReader]:
+        """The first stage's work, shared by `extract` and `preview`: the audience's groups resolved
+        in this shop, the raw customer chunks (read lazily) and the reader (its warnings are known
+        once the chunks are read)."""
+        reader = self._reader(job)
+        filters = job.audience.filters
+        resolved = reader.resolve_filters(filters.default_groups, filters.groups_any)
+        self.progress.start(label, reader.count_customers() if self._wants_total() else None)
+        return ExtractFacts(scanned=0, default_group_ids=resolved.default_group_ids), \
+            reader.iter_chunks(self.chunk_size, resolved.groups_any_ids), reader
+
+    def _select_all(self, job: ExportJob, facts: ExtractFacts, chunks: Iterable[pd.DataFrame],
+                    sink: FrameWriter | None, source_warnings: Callable[[], Iterable[str]] | None = None
+                    ) -> tuple[SelectionStats, np.ndarray]:
+        """The second stage's work, shared by `validate` and `preview`: every chunk selected, the
+        duplicates found across chunks; returns the counts and the keep mask."""
+        selector = self._selector(job, facts.default_group_ids)
         scanned, excluded, dedup = 0, Counter(), Deduplicator()
         for raw in chunks:
             selection = selector.select(raw)
@@ -240,106 +296,78 @@ class ExportPipeline:
             if sink is not None:
                 sink.write(selection.candidates)
             self.progress.advance(len(raw))
+        if sink is not None:
+            sink.close(selector.select(empty_raw_frame()).candidates)
+        self.progress.finish()
         keep = dedup.keep_mask()
         duplicates = int((~keep).sum())
         if duplicates:
             excluded["duplicate_email"] += duplicates
-        return scanned, keep, excluded
+        warnings = source_warnings() if source_warnings is not None else facts.warnings
+        return self._stats(job, scanned, int(keep.sum()), excluded, warnings), keep
 
-    def _stats(self, job: ExportJob, scanned: int, keep: np.ndarray, excluded: Counter[str],
-               source_warnings: Iterable[str] = ()) -> dict[str, Any]:
-        exported = int(keep.sum())
-        reasons = dict(sorted(excluded.items()))
-        check_accounting(scanned, exported, reasons)
-        return {
-            "scanned": scanned,
-            "exported": exported,
-            "excluded": reasons,
-            "warnings": [*source_warnings, *run_warnings(job.audience.platform, exported)],
-        }
+    @staticmethod
+    def _stats(job: ExportJob, scanned: int, exported: int, excluded: Mapping[str, int],
+               source_warnings: Iterable[str] = ()) -> SelectionStats:
+        """The counts, checked, with the reader's warnings (a missing subscriber table) before the
+        platform's (too few members)."""
+        check_accounting(scanned, exported, excluded)
+        warnings = [*source_warnings, *profile_for(job.audience.platform).warnings(exported)]
+        return SelectionStats(scanned=scanned, exported=exported, excluded=excluded, warnings=tuple(warnings))
 
-    def _report(self, job: ExportJob, stats: dict[str, Any], **extra: Any) -> ExportReport:
+    @staticmethod
+    def _report(job: ExportJob, stats: SelectionStats, **extra: Any) -> ExportReport:
         a = job.audience
         return ExportReport(
-            audience=job.audience_id, platform=a.platform, hashing=a.hashing, scanned=stats["scanned"],
-            rows=stats["exported"], excluded=stats["excluded"], warnings=stats["warnings"], **extra,
+            audience=job.audience_id, platform=a.platform, hashing=a.hashing, scanned=stats.scanned,
+            rows=stats.exported, excluded=dict(stats.excluded), warnings=list(stats.warnings), **extra,
         )
 
-    # -- preview: counts only, nothing written ----------------------------------------------
+    # -- preview: the first two stages, nothing written -------------------------------------
 
     def preview(self, job: ExportJob) -> ExportReport:
-        reader = self._reader(job)
-        resolved = reader.resolve_filters(job.audience.filters.default_groups, job.audience.filters.groups_any)
-        selector = self._selector(job, resolved.default_group_ids)
-        self.progress.start("scanning", reader.count_customers() if self._wants_total() else None)
-        scanned, keep, excluded = self._select_all(
-            job, selector, reader.iter_chunks(self.chunk_size, resolved.groups_any_ids), sink=None
-        )
-        self.progress.finish()
-        return self._report(job, self._stats(job, scanned, keep, excluded, reader.warnings), dry_run=True)
-
-    def _wants_total(self) -> bool:
-        return not isinstance(self.progress, NoProgress)
+        facts, chunks, reader = self._read(job, "scanning")
+        stats, _keep = self._select_all(job, facts, chunks, sink=None, source_warnings=lambda: reader.warnings)
+        return self._report(job, stats, dry_run=True)
 
     # -- the five stages --------------------------------------------------------------------
 
-    def extract(self, job: ExportJob) -> dict[str, Any]:
+    def extract(self, job: ExportJob) -> ExtractFacts:
         """Shop database -> staged raw customers (`extract.parquet`)."""
-        reader = self._reader(job)
-        filters = job.audience.filters
-        resolved = reader.resolve_filters(filters.default_groups, filters.groups_any)
+        facts, chunks, reader = self._read(job, "extracting")
         staging = self.staging(job)
-        self.progress.start("extracting", reader.count_customers() if self._wants_total() else None)
         with staging.local_dir() as folder:
             writer = FrameWriter(folder / "extract.parquet")
-            for chunk in reader.iter_chunks(self.chunk_size, resolved.groups_any_ids):
+            for chunk in chunks:
                 writer.write(chunk)
                 self.progress.advance(len(chunk))
             writer.close(empty_raw_frame())
             staging.put(writer.path, "extract.parquet")
         self.progress.finish()
-        facts = {
-            "scanned": writer.rows,
-            "default_group_ids": list(resolved.default_group_ids) if resolved.default_group_ids is not None else None,
-            "warnings": reader.warnings,
-        }
-        staging.put_json("extract.json", facts)
-        return {"scanned": writer.rows, "staged": staging.uri("extract.parquet")}
+        facts = replace(facts, scanned=writer.rows, staged=staging.uri("extract.parquet"),
+                        warnings=tuple(reader.warnings))
+        staging.put_json(ExtractFacts.document, facts.to_json())
+        return facts
 
-    def validate(self, job: ExportJob) -> dict[str, Any]:
+    @resumable(needs=ExtractFacts, recovered=SelectionStats.of_entry)
+    def validate(self, job: ExportJob, staging: Staging, facts: ExtractFacts) -> SelectionStats:
         """Staged raw customers -> staged candidate rows, the de-duplication mask and the counts."""
-        staging = self.staging(job)
-        recorded = self._recorded_instead_of(job, staging, "extract.json", "extract")
-        if recorded is not None:
-            return {"scanned": recorded.scanned, "exported": recorded.rows, "excluded": dict(recorded.excluded),
-                    "warnings": list(recorded.warnings)}
-        facts = staging.get_json("extract.json")
-        selector = self._selector(job, facts["default_group_ids"])
-        self.progress.start("validating", facts["scanned"])
+        self.progress.start("validating", facts.scanned)
         with staging.local_dir() as folder:
             raw = staging.get("extract.parquet", folder / "extract.parquet")
             sink = FrameWriter(folder / "candidates.parquet")
-            scanned, keep, excluded = self._select_all(
-                job, selector, read_frames(raw, batch_rows=self.chunk_size), sink
-            )
-            sink.close(selector.select(empty_raw_frame()).candidates)
+            stats, keep = self._select_all(job, facts, read_frames(raw, batch_rows=self.chunk_size), sink)
             np.save(folder / "keep.npy", keep)
             staging.put(sink.path, "candidates.parquet")
             staging.put(folder / "keep.npy", "keep.npy")
-        self.progress.finish()
-        if scanned != facts["scanned"]:
-            raise DataContractError(f"staged extract holds {scanned} rows, {facts['scanned']} were extracted")
-        stats = self._stats(job, scanned, keep, excluded, facts.get("warnings", ()))
-        staging.put_json("validate.json", stats)
+        if stats.scanned != facts.scanned:
+            raise DataContractError(f"staged extract holds {stats.scanned} rows, {facts.scanned} were extracted")
+        staging.put_json(SelectionStats.document, stats.to_json())
         return stats
 
-    def render(self, job: ExportJob) -> dict[str, Any]:
+    @resumable(needs=SelectionStats, recovered=RenderedFile.of_entry)
+    def render(self, job: ExportJob, staging: Staging, stats: SelectionStats) -> RenderedFile:
         """Candidate rows -> the platform CSV (header, hashing, exact columns), staged."""
-        staging = self.staging(job)
-        recorded = self._recorded_instead_of(job, staging, "validate.json", "validate")
-        if recorded is not None:
-            return {"rows": recorded.rows, "size": recorded.size, "sha256": recorded.sha256, "staged": None}
-        stats = staging.get_json("validate.json")
         profile = profile_for(job.audience.platform)
         with staging.local_dir() as folder:
             candidates = staging.get("candidates.parquet", folder / "candidates.parquet")
@@ -361,93 +389,72 @@ class ExportPipeline:
                         filled[column] = filled.get(column, 0) + int((rows[column].fillna("") != "").sum())
                     if members is not None:
                         members.write(members_frame(job.audience.platform, rows, with_value=with_value))
-            if renderer.rows != stats["exported"]:
-                raise DataContractError(f"rendered {renderer.rows} rows, {stats['exported']} were selected")
+            if renderer.rows != stats.exported:
+                raise DataContractError(f"rendered {renderer.rows} rows, {stats.exported} were selected")
             written = staging.put(output, "audience.csv")
             if members is not None:
                 no_rows = pd.DataFrame({c: pd.Series(dtype="str") for c in profile.file_header(with_value=with_value)})
                 members.close(members_frame(job.audience.platform, no_rows, with_value=with_value))
                 staging.put(members.path, "members.parquet")
-        rendered = {"rows": renderer.rows, "size": written.size, "sha256": written.sha256,
-                    "staged": written.uri, "filled": filled}
-        staging.put_json("render.json", rendered)
+        rendered = RenderedFile(rows=renderer.rows, size=written.size, sha256=written.sha256, staged=written.uri,
+                                filled=filled)
+        staging.put_json(RenderedFile.document, rendered.to_json())
         return rendered
 
-    def publish(self, job: ExportJob) -> dict[str, Any]:
+    @resumable(needs=RenderedFile, recovered=PublishedFile.of_entry)
+    def publish(self, job: ExportJob, staging: Staging, rendered: RenderedFile) -> PublishedFile:
         """The staged CSV -> a key of its own (a server-side copy, encrypted on S3).
 
         The key carries the export id, so the file an earlier entry of the same run describes is
         never touched here: it is replaced only when `record` swaps the entries in one transaction.
         A retried publish reuses its own unrecorded key."""
-        staging = self.staging(job)
-        recorded = self._recorded_instead_of(job, staging, "render.json", "render")
-        if recorded is not None:
-            return {"file": recorded.file_uri, "key": recorded.file_key, "size": recorded.size,
-                    "sha256": recorded.sha256, "export_id": recorded.id}
-        rendered = staging.get_json("render.json")
-        earlier = staging.get_json("publish.json") if staging.exists("publish.json") else None
-        export_id = earlier["export_id"] if earlier else new_export_id()
+        earlier = PublishedFile.from_json(staging.get_json(PublishedFile.document)) \
+            if staging.exists(PublishedFile.document) else None
+        export_id = earlier.export_id if earlier else new_export_id()
         key = job.file_key(export_id)
         storage = self.store.storage
-        published = {"file": storage.uri(key), "key": key, "size": rendered["size"],
-                     "sha256": rendered["sha256"], "export_id": export_id, "filled": rendered["filled"]}
-        staging.put_json("publish.json", published)  # written before the file: a crash after the copy
-        # leaves a file that the run's next try reuses (or its clean-up deletes), never an unknown key
+        published = PublishedFile.of_rendered(rendered, file=storage.uri(key), key=key, export_id=export_id)
+        staging.put_json(PublishedFile.document, published.to_json())  # written before the file: a crash
+        # after the copy leaves a file that the run's next try reuses (or its clean-up deletes), never an unknown key
         if staging.exists("members.parquet"):
             storage.copy(staging.key("members.parquet"), member_set_key(job.audience_id, export_id))
         storage.copy(staging.key("audience.csv"), key)
-        if storage.size(key) != rendered["size"]:
+        if storage.size(key) != rendered.size:
             raise StorageError(f"published file {storage.uri(key)} is incomplete")
         return published
 
-    def record(self, job: ExportJob) -> ExportReport:
+    @resumable(needs=PublishedFile, recovered=report_of_entry)
+    def record(self, job: ExportJob, staging: Staging, published: PublishedFile) -> ExportReport:
         """The export entry, once its file is complete; then the staging area is removed."""
-        staging = self.staging(job)
-        recorded = self._recorded_instead_of(job, staging, "publish.json", "publish")
-        if recorded is not None:
-            return self._report_of_entry(recorded)
-        stats = staging.get_json("validate.json")
-        published = staging.get_json("publish.json")
-        if not self.store.storage.exists(published["key"]) or self.store.storage.size(published["key"]) != \
-                published["size"]:
-            raise StorageError(f"published file {published['file']} is missing or incomplete")
+        stats = SelectionStats.from_json(staging.get_json(SelectionStats.document))
+        if not self.store.storage.exists(published.key) or self.store.storage.size(published.key) != published.size:
+            raise StorageError(f"published file {published.file} is missing or incomplete")
         a = job.audience
         entry = ExportEntry(
-            id=published["export_id"],
+            id=published.export_id,
             run_key=job.run_key,
             audience=job.audience_id,
             platform=a.platform,
             hashing=a.hashing,
-            filters=self.applied_filters(a),
+            filters=a.applied_filters(),
             reference_date=job.reference_date,
             created_at=datetime.now(UTC),
-            file_uri=published["file"],
-            file_key=published["key"],
-            size=published["size"],
-            sha256=published["sha256"],
-            rows=stats["exported"],
-            scanned=stats["scanned"],
-            excluded=stats["excluded"],
-            warnings=stats["warnings"],
+            file_uri=published.file,
+            file_key=published.key,
+            size=published.size,
+            sha256=published.sha256,
+            rows=stats.exported,
+            scanned=stats.scanned,
+            excluded=dict(stats.excluded),
+            warnings=list(stats.warnings),
             dag_run_id=job.run_id,
-            fill_rates=fill_rates(published["filled"], stats["exported"]),
+            fill_rates=published.fill_rates(stats.exported),
         )
         self.store.commit(entry, discard_on_failure=False)  # kept for a retry; `run` or the DAG drops it
         staging.clear()
-        return self._report_of_entry(entry)
+        return report_of_entry(entry)
 
-    def _recorded_instead_of(self, job: ExportJob, staging: Staging, needed: str, previous: str
-                             ) -> ExportEntry | None:
-        """When a stage's input is gone because the run already finished (a task rerun after success),
-        the recorded export stands in for it; otherwise the previous stage has not run."""
-        if staging.exists(needed):
-            return None
-        recorded = self.store.registry.find_by_run_key(job.run_key)
-        if recorded is None:
-            raise NotFoundError(f"run {job.run_key}: nothing staged by {previous} (it must run first)")
-        return recorded
-
-    def record_dry_run(self, job: ExportJob, stats: dict[str, Any]) -> None:
+    def record_dry_run(self, job: ExportJob, stats: SelectionStats) -> None:
         """A dry run's counts (`validate`'s), recorded so the page can show it: no file, no export entry.
         It replaces the dry run of the same audience and date; its audience's dry runs older than the
         audience's retention are dropped."""
@@ -457,33 +464,10 @@ class ExportPipeline:
         a = job.audience
         self.store.registry.dry_runs.record(DryRun(
             id=new_export_id(now), run_key=job.run_key, audience=job.audience_id, platform=a.platform,
-            hashing=a.hashing, filters=self.applied_filters(a), reference_date=job.reference_date, created_at=now,
-            scanned=stats["scanned"], rows=stats["exported"], excluded=dict(stats["excluded"]),
-            warnings=list(stats["warnings"]), dag_run_id=job.run_id,
+            hashing=a.hashing, filters=a.applied_filters(), reference_date=job.reference_date, created_at=now,
+            scanned=stats.scanned, rows=stats.exported, excluded=dict(stats.excluded),
+            warnings=list(stats.warnings), dag_run_id=job.run_id,
         ), keep_after=now - timedelta(days=a.retention_days))
-
-    @staticmethod
-    def applied_filters(audience: Audience) -> dict[str, Any]:
-        """The filters as applied, for the export history (as the original module shows them)."""
-        applied: dict[str, Any] = audience.filters.applied()
-        applied["require_complete"] = audience.require_complete
-        if audience.source.shop_ids:
-            applied["shop_ids"] = list(audience.source.shop_ids)
-        if audience.source.include_subscribers:
-            applied["include_subscribers"] = True
-        if audience.suppression_list is not None:
-            applied["suppression_list"] = str(audience.suppression_list)
-        if audience.value != "none":
-            applied["value"] = audience.value
-        return applied
-
-    @staticmethod
-    def _report_of_entry(entry: ExportEntry) -> ExportReport:
-        return ExportReport(
-            audience=entry.audience, platform=entry.platform, hashing=entry.hashing, scanned=entry.scanned,
-            rows=entry.rows, excluded=dict(entry.excluded), warnings=list(entry.warnings), export_id=entry.id,
-            file=entry.file_uri, size=entry.size, sha256=entry.sha256, fill_rates=dict(entry.fill_rates),
-        )
 
     # -- deliver: the recorded export -> the platform ---------------------------------------
 
@@ -564,7 +548,7 @@ class ExportPipeline:
         block is then delivered (unless `deliver` is False); a failed delivery leaves the recorded
         export in place, marked failed, and raises."""
         holder = Holder(owner=f"{(job.run_id or 'sna-run')[:250]}:{uuid.uuid4().hex[:12]}", pid=os.getpid())
-        with self.locks.held(job.run_key, holder):
+        with self.leased(job, holder):
             try:
                 self.extract(job)
                 stats = self.validate(job)
@@ -594,15 +578,15 @@ class ExportPipeline:
         """After a failure, a published file that no entry points to must not stay."""
         try:
             staging = self.staging(job)
-            if not staging.exists("publish.json"):
+            if not staging.exists(PublishedFile.document):
                 return
-            published = staging.get_json("publish.json")
+            published = PublishedFile.from_json(staging.get_json(PublishedFile.document))
             try:
-                recorded = self.store.registry.get(published["export_id"]) is not None
+                recorded = self.store.registry.get(published.export_id) is not None
             except SnaError:
                 recorded = False  # the registry is unreachable: an orphan file is the worse outcome
             if not recorded:
-                self.store.storage.delete(published["key"])
-                self.store.storage.delete(member_set_key(job.audience_id, published["export_id"]))
+                self.store.storage.delete(published.key)
+                self.store.storage.delete(member_set_key(job.audience_id, published.export_id))
         except Exception:  # noqa: BLE001 - best effort; housekeeping reconciles what is left
             pass

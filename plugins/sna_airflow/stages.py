@@ -16,7 +16,8 @@ from airflow.sdk import Asset, chain, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from sna.errors import PermanentError
-from sna.locks import Holder, RunInProgressError
+from sna.handoffs import SelectionStats
+from sna.locks import Holder
 from sna.registry.access import Actor
 from sna_airflow.connections import airflow_runtime
 from sna_airflow.context import AudienceOf, export_job, is_dry_run
@@ -45,24 +46,6 @@ def _log_counts(stats: dict[str, Any]) -> None:
 
 
 @contextmanager
-def run_lease(pipeline: ExportPipeline, job: ExportJob, context: Any, *, last: bool = False) -> Iterator[None]:
-    """Holds (takes or renews) the run's lease for one stage: a concurrent `sna run` or an ad-hoc run
-    of the same audience and date is refused. Released after the last stage, or when the run fails
-    for good (a permanent error); a transient failure keeps it for the task's retry."""
-    dag_id = context["dag_run"].dag_id
-    holder = Holder(owner=f"airflow:{dag_id}:{context['run_id']}", series=f"airflow:{dag_id}")
-    pipeline.locks.acquire(job.run_key, holder)
-    try:
-        yield
-    except PermanentError as error:
-        if not isinstance(error, RunInProgressError):
-            pipeline.locks.release(job.run_key, holder.owner)
-        raise
-    if last:
-        pipeline.locks.release(job.run_key, holder.owner)
-
-
-@contextmanager
 def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False, namespace: str = ""
                     ) -> Iterator[tuple[ExportPipeline, ExportJob]]:
     """The run's job and a pipeline on Airflow's connections, under the run's lease, for one task."""
@@ -70,7 +53,9 @@ def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False
     with airflow_runtime() as runtime:
         runtime.actor = Actor(f"{context['dag_run'].dag_id}/{context['run_id']}", "dag")
         pipeline = runtime.pipeline()
-        with run_lease(pipeline, job, context, last=last):
+        dag_id = context["dag_run"].dag_id
+        holder = Holder(owner=f"airflow:{dag_id}:{context['run_id']}", series=f"airflow:{dag_id}")
+        with pipeline.leased(job, holder, retried=True, last=last):  # the policy of a retried task
             yield pipeline, job
 
 
@@ -82,7 +67,7 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
     @task(task_id="extract", multiple_outputs=False)
     def extract(**context: Any) -> dict[str, Any]:
         with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
-            return pipeline.extract(job)
+            return pipeline.extract(job).to_json()
 
     @task(task_id="validate", multiple_outputs=False)
     def validate(**context: Any) -> dict[str, Any]:
@@ -90,10 +75,10 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
         removes its staging and records its counts (no file)."""
         dry_run = is_dry_run(context)
         with leased_pipeline(audience_of, context, last=dry_run, namespace=namespace) as (pipeline, job):
-            stats = pipeline.validate(job)
+            stats = pipeline.validate(job).to_json()
             if dry_run:
                 pipeline.cleanup(job)
-                pipeline.record_dry_run(job, stats)  # shown on the "Audience exports" page, counts only
+                pipeline.record_dry_run(job, SelectionStats.from_json(stats))  # shown on the "Audience exports" page, counts only
         log.info("counts of %s for %s:\n%s", job.audience_id, job.reference_date, count_table(stats, dry_run=dry_run))
         for warning in stats.get("warnings", []):
             log.warning("%s", warning)
@@ -104,12 +89,12 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
         if is_dry_run(context):
             raise AirflowSkipException("dry run: counts only, no file")
         with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
-            return pipeline.render(job)
+            return pipeline.render(job).to_json()
 
     @task(task_id="publish", multiple_outputs=False)
     def publish(**context: Any) -> dict[str, Any]:
         with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
-            return pipeline.publish(job)
+            return pipeline.publish(job).to_json()
 
     @task(task_id="record", multiple_outputs=False, outlets=[outlet] if outlet is not None else [])
     def record(**context: Any) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def audience_view(name: str, definition: Audience | None, newest: ExportEntry) -
 
 def adhoc_form_values(entry: ExportEntry, fields: Iterable[str]) -> dict[str, Any]:
     """The `sna_adhoc_export` form as it was filled for this export: its recorded filters hold every
-    field that differed from its default (`ExportPipeline.applied_filters`); the others are sent as
+    field that differed from its default (`Audience.applied_filters`); the others are sent as
     null, which the form reads as the default. Only the form's `fields` are sent."""
     name = adhoc_name(entry.audience)
     if name is None:

@@ -115,14 +115,14 @@ def test_stages_one_by_one_are_idempotent(pipeline, s3_storage_url):
     assert pipeline.validate(job) == validated
     pipeline.render(job)
     published = pipeline.publish(job)
-    assert pipeline.publish(job)["sha256"] == published["sha256"]
+    assert pipeline.publish(job).sha256 == published.sha256
     report = pipeline.record(job)
-    assert report.rows == validated["exported"] and report.scanned == extracted["scanned"]
+    assert report.rows == validated.exported and report.scanned == extracted.scanned
     assert not [key for key in s3_objects(s3_storage_url) if "_staging" in key]
     # Staging is gone: rerunning any later task after success returns what was recorded.
     assert pipeline.record(job).export_id == report.export_id
-    assert pipeline.publish(job)["sha256"] == published["sha256"]
-    assert pipeline.render(job)["rows"] == report.rows
+    assert pipeline.publish(job).sha256 == published.sha256
+    assert pipeline.render(job).rows == report.rows
     assert pipeline.validate(job) == validated
     assert len(pipeline.store.list(audience="staged")) == 1
     assert not [key for key in s3_objects(s3_storage_url) if "_staging" in key]
@@ -151,7 +151,7 @@ def test_a_dry_run_is_recorded_as_counts_without_a_file(pipeline, s3_storage_url
     assert (dry.rows, dry.scanned, dry.excluded) == (report.rows, report.scanned, report.excluded)
     assert (dry.hashing, dry.platform, dry.run_key, dry.dag_run_id) == ("sha256", "google", "dry/2026-11-01",
                                                                         "manual__1")
-    assert dry.filters == ExportPipeline.applied_filters(job.audience) and dry.reference_date == REFERENCE
+    assert dry.filters == job.audience.applied_filters() and dry.reference_date == REFERENCE
     assert pipeline.store.list() == [] and s3_objects(s3_storage_url) == []
     again = pipeline.run(job, dry_run=True)
     assert [d.rows for d in pipeline.store.registry.dry_runs.list(audience="dry")] == [again.rows]  # replaced

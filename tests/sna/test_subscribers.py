@@ -199,9 +199,9 @@ def test_a_customer_after_a_subscriber_is_refused():
 def test_the_key():
     assert Audience(name="a", platform="meta").source.include_subscribers is False
     with_key = Audience(name="a", platform="meta", require_complete=False, source={"include_subscribers": True})
-    assert ExportPipeline.applied_filters(with_key)["include_subscribers"] is True
-    assert "include_subscribers" not in ExportPipeline.applied_filters(Audience(name="a", platform="meta"))
-    assert "include_subscribers=yes" in compact_filters(ExportPipeline.applied_filters(with_key))
+    assert with_key.applied_filters()["include_subscribers"] is True
+    assert "include_subscribers" not in Audience(name="a", platform="meta").applied_filters()
+    assert "include_subscribers=yes" in compact_filters(with_key.applied_filters())
     with pytest.raises(ValueError, match="include_subscribers"):
         Audience(name="a", platform="meta", source={"include_subscribers": "sometimes"})
 

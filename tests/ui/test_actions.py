@@ -99,13 +99,12 @@ FORM = {"name": "fr_vip", "platform": "meta", "default_groups": ["VIP", "3"],
 
 
 def _adhoc_export(store, form=FORM, day=0):
-    from sna.pipeline import ExportPipeline
     from sna_airflow.adhoc import audience_from_form
 
     audience = audience_from_form(form)
     return add_export(store, f"adhoc_export/{form['name']}", id=f"adhoc-{form['name']}-{day}",
                       platform=form["platform"], day=day,
-                      hashing=form["hashing"], filters=ExportPipeline.applied_filters(audience),
+                      hashing=form["hashing"], filters=audience.applied_filters(),
                       file_key=f"adhoc_export/{form['name']}/{form['platform']}/{form['name']}_{form['platform']}_"
                                f"2024-01-0{day + 1}.csv")
 

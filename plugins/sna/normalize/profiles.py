@@ -58,6 +58,14 @@ class Profile(ABC):
     """Below this many rows the platform will not use the list (a match hint, not a refusal)."""
     minimum_hint: ClassVar[str]
 
+    @classmethod
+    def warnings(cls, rows: int) -> list[str]:
+        """Counts a marketer must hear about: nothing exported, or fewer members than the platform uses."""
+        said = ["no customer was exported"] if rows == 0 else []
+        if rows < cls.minimum_members:
+            said.append(f"{rows} rows: {cls.minimum_hint}")
+        return said
+
     def normalize(self, raw: pd.DataFrame, reference_date: datetime.date) -> pd.DataFrame:
         """A raw customer chunk → `status_<field>` for every field, the clear value of every file
         column (missing where the field is missing or invalid), and `dedupe_email`."""
