@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from sna.errors import ConfigError, NotFoundError, StorageError
 from sna.storage.base import (
+    MAX_PRESIGNED_SECONDS,
     HashingWriter,
     ObjectInfo,
     Storage,
@@ -203,7 +204,7 @@ class LocalStorage(Storage):
                     removed += 1
         return removed
 
-    def presigned_url(self, key: str, expires_in: int = 300) -> str | None:
+    def presigned_url(self, key: str, expires_in: int = MAX_PRESIGNED_SECONDS) -> str | None:
         validate_key(key)
         check_expiry(expires_in)
         return None

@@ -25,6 +25,7 @@ from boto3.s3.transfer import TransferConfig
 
 from sna.errors import ConfigError, NotFoundError, StorageError
 from sna.storage.base import (
+    MAX_PRESIGNED_SECONDS,
     HashingWriter,
     ObjectInfo,
     Storage,
@@ -249,7 +250,7 @@ class S3Storage(Storage):
                         last_modified=item.get("LastModified"),
                     )
 
-    def presigned_url(self, key: str, expires_in: int = 300) -> str | None:
+    def presigned_url(self, key: str, expires_in: int = MAX_PRESIGNED_SECONDS) -> str | None:
         full_key = self._full_key(key)
         seconds = check_expiry(expires_in)
         with self._errors("sign", key):
