@@ -1,10 +1,12 @@
 """One export run, as five idempotent stages: extract, validate, render, publish, record.
 
-The DAG runs each stage as its own task; `sna run` and the benchmark run them in sequence; the
-code is the same. Stages hand data to each other through the run's staging area in the storage
-(`staging.py`) and return only counts and URIs. Every stage can be rerun: its inputs and outputs
-have fixed names derived from the audience and the reference date, and the published file has a
-fixed key, so a rerun replaces rather than adds.
+The DAG runs each stage as its own task: stages hand data to each other through the run's
+staging area in the storage (`staging.py`) and return typed hand-offs (`handoffs.py`), counts and
+URIs only. `sna run` and the benchmark (`run`) do extract, validate and render in memory, as
+partitions of customer ids on every core (`partitions.py`), then the same publish and record; the
+files are byte for byte the same. Every stage can be rerun: its inputs and outputs have fixed
+names derived from the audience and the reference date, and the published file has a fixed key,
+so a rerun replaces rather than adds.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ from sna.filters import FilterPlan, SuppressionList
 from sna.handoffs import ExtractFacts, Handoff, PublishedFile, RenderedFile, SelectionStats
 from sna.locks import Holder, RunInProgressError, RunLocks
 from sna.normalize import Profile, profile_for
+from sna.partitions import (
+    Partition,
+    PartitionWork,
+    PartResult,
+    join_parts,
+    keep_masks,
+    plan_partitions,
+    run_partitions,
+    warm_up_pool,
+)
 from sna.registry import Delivery, ExportEntry, new_export_id
 from sna.render import CsvRenderer
 from sna.selection import RANKING_COLUMNS, Deduplicator, Selector
@@ -195,8 +207,14 @@ class ExportPipeline:
         progress: Progress | None = None,
         clients: ClientFactory | None = None,
         source_reader: str = "auto",
+        partition_size: int = 100_000,
+        workers: int = 1,
     ) -> None:
         self.source = source
+        self.partition_size = partition_size
+        """Customers per partition of an in-process run (`run`, `preview`; see `partitions.py`)."""
+        self.workers = workers
+        """Processes running partitions at once (1: in this process)."""
         self.source_reader = source_reader
         """`auto`, `arrow` or `python`: how the shop's tables are read (`ShopReader`)."""
         self.store = store
@@ -271,9 +289,8 @@ class ExportPipeline:
         return not isinstance(self.progress, NoProgress)
 
     def _read(self, job: ExportJob, label: str) -> tuple[ExtractFacts, Iterator[pd.DataFrame], ShopReader]:
-        """The first stage's work, shared by `extract` and `preview`: the audience's groups resolved
-        in this shop, the raw customer chunks (read lazily) and the reader (its warnings are known
-        once the chunks are read)."""
+        """The first stage's work: the audience's groups resolved in this shop, the raw customer
+        chunks (read lazily) and the reader (its warnings are known once the chunks are read)."""
         reader = self._reader(job)
         filters = job.audience.filters
         resolved = reader.resolve_filters(filters.default_groups, filters.groups_any)
@@ -282,10 +299,9 @@ class ExportPipeline:
             reader.iter_chunks(self.chunk_size, resolved.groups_any_ids), reader
 
     def _select_all(self, job: ExportJob, facts: ExtractFacts, chunks: Iterable[pd.DataFrame],
-                    sink: FrameWriter | None, source_warnings: Callable[[], Iterable[str]] | None = None
-                    ) -> tuple[SelectionStats, np.ndarray]:
-        """The second stage's work, shared by `validate` and `preview`: every chunk selected, the
-        duplicates found across chunks; returns the counts and the keep mask."""
+                    sink: FrameWriter | None) -> tuple[SelectionStats, np.ndarray]:
+        """The second stage's work: every chunk selected, the duplicates found across chunks;
+        returns the counts and the keep mask."""
         selector = self._selector(job, facts.default_group_ids)
         scanned, excluded, dedup = 0, Counter(), Deduplicator()
         for raw in chunks:
@@ -303,8 +319,7 @@ class ExportPipeline:
         duplicates = int((~keep).sum())
         if duplicates:
             excluded["duplicate_email"] += duplicates
-        warnings = source_warnings() if source_warnings is not None else facts.warnings
-        return self._stats(job, scanned, int(keep.sum()), excluded, warnings), keep
+        return self._stats(job, scanned, int(keep.sum()), excluded, facts.warnings), keep
 
     @staticmethod
     def _stats(job: ExportJob, scanned: int, exported: int, excluded: Mapping[str, int],
@@ -323,12 +338,70 @@ class ExportPipeline:
             rows=stats.exported, excluded=dict(stats.excluded), warnings=list(stats.warnings), **extra,
         )
 
-    # -- preview: the first two stages, nothing written -------------------------------------
+    # -- in one process: partitions in memory (preview, run) -------------------------------
 
     def preview(self, job: ExportJob) -> ExportReport:
-        facts, chunks, reader = self._read(job, "scanning")
-        stats, _keep = self._select_all(job, facts, chunks, sink=None, source_warnings=lambda: reader.warnings)
+        """The first stages of `run` (partitions read and selected, duplicates found), nothing written."""
+        _work, _results, _keeps, stats = self._partitioned(job, None, "scanning")
         return self._report(job, stats, dry_run=True)
+
+    def _partitioned(self, job: ExportJob, folder: Path | None, label: str
+                     ) -> tuple[PartitionWork, list[PartResult], list[np.ndarray], SelectionStats]:
+        """Extract and validate of a run that keeps its data in memory: the shop planned into
+        partitions, each read, selected and (with a folder) rendered to a part, in the pool; then
+        the duplicates across partitions."""
+        reader = self._reader(job)
+        filters = job.audience.filters
+        resolved = reader.resolve_filters(filters.default_groups, filters.groups_any)
+        if self.workers > 1:
+            warm_up_pool()
+        if job.audience.source.include_subscribers:
+            # subscribers follow every customer (the account wins over a subscription): one partition
+            partitions, counted = [Partition(0, None, None)], reader.count_customers()
+        else:
+            partitions, counted = plan_partitions(reader, self.partition_size)
+        work = PartitionWork(
+            engine=reader.engine, source=job.audience.source, reader=self.source_reader, chunk_size=self.chunk_size,
+            groups_any_ids=resolved.groups_any_ids, reference=reader.reference(resolved.groups_any_ids),
+            selector=self._selector(job, resolved.default_group_ids), folder=folder, hashing=job.audience.hashing,
+            members=job.audience.delivery is not None,
+        )
+        self.progress.start(label, counted if self._wants_total() else None)
+        results = list(run_partitions(work, partitions, self.workers, self.progress.advance))
+        self.progress.finish()
+        keeps = keep_masks(results)
+        excluded: Counter[str] = Counter()
+        for result in results:
+            excluded.update(result.excluded)
+        exported = int(sum(int(keep.sum()) for keep in keeps))
+        duplicates = sum(result.candidates for result in results) - exported
+        if duplicates:
+            excluded["duplicate_email"] += duplicates
+        warnings = dict.fromkeys(warning for result in results for warning in result.warnings)
+        stats = self._stats(job, sum(result.scanned for result in results), exported, excluded, warnings)
+        return work, results, keeps, stats
+
+    def _produce(self, job: ExportJob, staging: Staging, folder: Path, *, dry_run: bool) -> SelectionStats:
+        """Extract, validate and render of `run` without a staged round trip: the joined file (and
+        the members) staged with the documents `publish` and `record` read. A dry run renders only
+        when it has a delivery to preview, and stages nothing."""
+        renders = not dry_run or job.audience.delivery is not None
+        work, results, keeps, stats = self._partitioned(job, folder if renders else None, "exporting")
+        if dry_run:
+            if renders:
+                join_parts(work, results, keeps, folder / job.file_name)
+            return stats
+        staging.put_json(SelectionStats.document, stats.to_json())
+        joined = join_parts(work, results, keeps, folder / job.file_name)
+        if joined.rows != stats.exported:
+            raise DataContractError(f"rendered {joined.rows} rows, {stats.exported} were selected")
+        written = staging.put(folder / job.file_name, "audience.csv")
+        if joined.members is not None:
+            staging.put(joined.members, "members.parquet")
+        rendered = RenderedFile(rows=joined.rows, size=written.size, sha256=written.sha256, staged=written.uri,
+                                filled=joined.filled)
+        staging.put_json(RenderedFile.document, rendered.to_json())
+        return stats
 
     # -- the five stages --------------------------------------------------------------------
 
@@ -519,14 +592,11 @@ class ExportPipeline:
             self.store.log_access("deliver", entry, f"{destination} +{report.added}/-{report.removed}")
         return report
 
-    def preview_delivery(self, job: ExportJob) -> DeliveryReport:
-        """A dry run's delivery: the run's members rendered to staging, compared with the last delivered
+    def preview_delivery(self, job: ExportJob, members_file: Path) -> DeliveryReport:
+        """A dry run's delivery: the run's members (rendered by `run`), compared with the last delivered
         set; nothing is sent, published or recorded."""
         assert job.audience.delivery is not None
-        self.render(job)
-        staging = self.staging(job)
-        with staging.local_dir() as folder:
-            members = pq.read_table(staging.get("members.parquet", folder / "members.parquet")).to_pandas()
+        members = pq.read_table(members_file).to_pandas()
         return deliver_members(members, job.audience_id, MemberSets(self.store.storage),
                                destination=destination_id(job.audience), mode=job.audience.delivery.mode,
                                dry_run=True)
@@ -544,21 +614,22 @@ class ExportPipeline:
 
     def run(self, job: ExportJob, *, dry_run: bool = False, deliver: bool = True) -> ExportReport:
         """Every stage in order, under the run's lease (a concurrent run of the same audience and date
-        is refused); the staging area is removed whatever happens. An audience with a `delivery`
+        is refused): extract, validate and render as partitions in memory (`_produce`), then
+        publish and record; the staging area is removed whatever happens. An audience with a `delivery`
         block is then delivered (unless `deliver` is False); a failed delivery leaves the recorded
         export in place, marked failed, and raises."""
         holder = Holder(owner=f"{(job.run_id or 'sna-run')[:250]}:{uuid.uuid4().hex[:12]}", pid=os.getpid())
         with self.leased(job, holder):
             try:
-                self.extract(job)
-                stats = self.validate(job)
-                if dry_run:
-                    self.record_dry_run(job, stats)
-                    report = self._report(job, stats, dry_run=True)
-                    if deliver and job.audience.delivery is not None:
-                        report.delivery = self.preview_delivery(job).to_dict()
-                    return report
-                self.render(job)
+                staging = self.staging(job)
+                with staging.local_dir() as folder:
+                    stats = self._produce(job, staging, folder, dry_run=dry_run)
+                    if dry_run:
+                        self.record_dry_run(job, stats)
+                        report = self._report(job, stats, dry_run=True)
+                        if deliver and job.audience.delivery is not None:
+                            report.delivery = self.preview_delivery(job, folder / "members.parquet").to_dict()
+                        return report
                 self.publish(job)
                 report = self.record(job)
                 if deliver and job.audience.delivery is not None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from operator import methodcaller
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -93,11 +95,64 @@ def csv_lines(columns: Sequence[pd.Series]) -> bytes:
     twelve hashed cells take about a second instead of ten. The tests read the files back with
     the csv module.
     """
+    return csv_rows(columns)[0]
+
+
+def csv_rows(columns: Sequence[pd.Series]) -> tuple[bytes, np.ndarray]:
+    """`csv_lines`, and the length in bytes of every line (its `\n` included)."""
     if not columns or len(columns[0]) == 0:
-        return b""
+        return b"", np.zeros(0, dtype=np.int64)
     cells = [pa.array(_quoted(column), type=pa.large_string()) for column in columns]
     lines = pc.binary_join_element_wise(*cells, pa.scalar(",", pa.large_string()))
-    return ("\n".join(lines.to_pylist()) + "\n").encode("utf-8")
+    lengths = pc.binary_length(lines).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    return ("\n".join(lines.to_pylist()) + "\n").encode("utf-8"), lengths
+
+
+@dataclass(frozen=True)
+class EncodedRows:
+    """Rows encoded for a part of a file (`encode_rows`), one line per row, header excluded."""
+
+    data: bytes
+    lengths: np.ndarray
+    """Bytes of every line, `\n` included: a line can be dropped from the part later."""
+    control: np.ndarray
+    """Per row, the index of the first column holding control characters (-1: none); checked only
+    for the rows that stay in the file, as `CsvRenderer` checks the rows it writes."""
+    filled: np.ndarray
+    """Per row and file column, whether the cell has a value (before hashing)."""
+
+
+def encode_rows(output: pd.DataFrame, profile: Profile, *, hashing: str = "none", with_value: bool = False
+                ) -> EncodedRows:
+    """The rows of `output` (a profile's `output_frame`) as `CsvRenderer.write` would write them, with
+    what is needed to drop rows afterwards (the duplicates found across partitions)."""
+    columns = profile.file_header(with_value=with_value)
+    if tuple(output.columns) != columns:
+        raise DataContractError(f"{profile.platform} file: the rows' columns do not match the file header")
+    control = np.full(len(output), -1, dtype=np.int16)
+    filled = np.zeros((len(output), len(columns)), dtype=bool)
+    cells = []
+    for index, column in enumerate(columns):
+        filled[:, index] = (output[column].fillna("") != "").to_numpy(dtype=bool)
+        text = output[column].astype("str").fillna("")
+        bad = text.str.contains(_CONTROL_CHARACTERS).to_numpy(dtype=bool)
+        control[bad & (control < 0)] = index
+        if hashing == "sha256" and column in profile.hashed_columns:
+            text = sha256_hex(text)
+        cells.append(text)
+    data, lengths = csv_rows(cells)
+    return EncodedRows(data, lengths, control, filled)
+
+
+def check_control_characters(profile: Profile, columns: Sequence[str], control: np.ndarray) -> None:
+    """The error `CsvRenderer` raises when a row to write holds control characters."""
+    bad = control[control >= 0]
+    if len(bad):
+        raise DataContractError(f"{profile.platform} file: column {columns[int(bad.min())]} holds control characters")
+
+
+def header_line(columns: Sequence[str]) -> bytes:
+    return csv_lines([pd.Series([name], dtype="str") for name in columns])
 
 
 def _quoted(text: pd.Series) -> pd.Series:

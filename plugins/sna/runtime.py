@@ -186,7 +186,8 @@ class Runtime:
             self.source_for, None if preview_only else self.store(), project_root=self.root,
             chunk_size=self.settings.chunk_size,
             tmp_dir=self.settings.tmp_dir, progress=self.progress, clients=self.open_client,
-            source_reader=self.settings.source_reader,
+            source_reader=self.settings.source_reader, partition_size=self.settings.partition_size,
+            workers=self.settings.workers or os.cpu_count() or 1,
         )
 
     def close(self) -> None:

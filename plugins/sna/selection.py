@@ -132,6 +132,11 @@ class Selector:
         return Selection(candidates, Counter(reason.dropna().tolist()))
 
 
+def ranking_facts(candidates: pd.DataFrame) -> np.ndarray:
+    """The 64-bit key and ranking facts of candidate rows, as one record array (40 bytes a row)."""
+    return np.rec.fromarrays([candidates[c].to_numpy() for c in RANKING_COLUMNS], names=list(RANKING_COLUMNS))
+
+
 @dataclass
 class Deduplicator:
     """One row per e-mail across chunks: registered over guest, latest valid order, newest account."""
@@ -139,9 +144,11 @@ class Deduplicator:
     _parts: list[np.ndarray] = field(default_factory=list)
 
     def add(self, candidates: pd.DataFrame) -> None:
-        self._parts.append(
-            np.rec.fromarrays([candidates[c].to_numpy() for c in RANKING_COLUMNS], names=list(RANKING_COLUMNS))
-        )
+        self._parts.append(ranking_facts(candidates))
+
+    def add_facts(self, facts: np.ndarray) -> None:
+        """Candidates already reduced to their ranking facts (`ranking_facts`: a partition's)."""
+        self._parts.append(facts)
 
     def keep_mask(self) -> np.ndarray:
         """True for the rows to export, in the order they were added."""

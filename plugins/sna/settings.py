@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     source_reader: Literal["auto", "arrow", "python"] = "auto"
     """How the shop's tables are read: `arrow` (connectorx, straight into Arrow), `python` (SQLAlchemy
     streaming cursors), or `auto`: arrow when connectorx can serve the shop's URL, else python."""
+    partition_size: Annotated[int, Field(ge=1, le=100_000_000)] = 100_000
+    """Customers per partition of an export (`sna run`): each partition is read by id range,
+    normalized, filtered and rendered on its own; only the de-duplication spans partitions."""
+    workers: Annotated[int, Field(ge=1, le=256)] | None = None
+    """Processes that run partitions at once (None: one per core, `os.cpu_count()`; 1: in the
+    command's own process). Memory grows with the partitions in flight, not with the shop."""
     tmp_dir: str | None = None
     google_datamanager_url: str = "https://datamanager.googleapis.com"
     google_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0

@@ -308,3 +308,33 @@ def test_customer_value_is_never_negative_nor_infinite() -> None:
                       for i, amount in enumerate([-40.0, -0.0, math.inf, 12.5])))
     candidates, _ = _select("meta", raw, value="total_spent")
     assert list(candidates["value"]) == ["0.00", "0.00", "", "12.50"]
+
+
+def test_hostile_shops_give_the_same_file_whatever_the_partitions(hostile_shop, tmp_path: Path) -> None:
+    """The partitioned run (`sna run`) against the staged stages (the oracle) on hostile shops: the
+    same bytes and counts with 7 customers a partition in a pool, 1,000 in process, or all in one."""
+    from tests.sna.test_partitions import EVERYTHING, partitioned_export, staged_export
+
+    audiences = [
+        Audience(name="hostile_g", platform="google", require_complete=False, hashing="none"),
+        Audience(name="hostile_mh", platform="meta", value="total_spent", require_complete=False, hashing="sha256"),
+    ]
+    runs = {"count": 0}
+
+    @settings(max_examples=2, derandomize=True, deadline=None, database=None, print_blob=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(pools())
+    def same_file(p: Pools) -> None:
+        engine = hostile_shop()
+        write_shop(engine, shop_rows(p, SHOP_CUSTOMERS))
+        runs["count"] += 1
+        for audience in audiences:
+            folder = tmp_path / f"shop{runs['count']}_{audience.name}"
+            expected = staged_export(engine, audience, folder / "oracle")
+            assert expected[2] == SHOP_CUSTOMERS
+            for size, workers in ((7, 2), (1000, 1), (EVERYTHING, 2)):
+                assert partitioned_export(engine, audience, folder / f"p{size}", size=size, workers=workers) \
+                    == expected, f"{audience.name}, {size} customers a partition"
+
+    same_file()
+    assert runs["count"] == 2

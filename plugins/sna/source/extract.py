@@ -73,6 +73,21 @@ def source_error(engine: Engine, exc: BaseException, doing: str) -> SnaError:
     return SourceError(f"shop database {describe_url(engine)}: {doing} failed: {reason[:200]}")
 
 
+IdSpan = tuple[int | None, int | None]
+"""Customer ids from the first to the last, both included (None: open on that side)."""
+
+
+def _within(query: sa.Select, column: sa.ColumnElement, span: IdSpan | None) -> sa.Select:
+    if span is None:
+        return query
+    first, last = span
+    if first is not None:
+        query = query.where(column >= first)
+    if last is not None:
+        query = query.where(column <= last)
+    return query
+
+
 @dataclass(frozen=True)
 class ResolvedFilters:
     """Group references of the audience turned into ids of this shop."""
@@ -148,7 +163,7 @@ class ShopReader:
 
     # -- the three scans ----------------------------------------------------------------------
 
-    def _customer_scan(self) -> sa.Select:
+    def _customer_scan(self, span: IdSpan | None = None) -> sa.Select:
         c = self.tables.customer.c
         query = select(
             c.id_customer, c.id_shop, c.id_gender, c.id_default_group, c.is_guest, c.deleted, c.active,
@@ -157,9 +172,9 @@ class ShopReader:
         ).order_by(c.id_customer)
         if self.source.shop_ids:
             query = query.where(c.id_shop.in_(list(self.source.shop_ids)))
-        return query
+        return _within(query, c.id_customer, span)
 
-    def _address_scan(self, *, by_ids: Sequence[int] | None = None) -> sa.Select:
+    def _address_scan(self, *, by_ids: Sequence[int] | None = None, span: IdSpan | None = None) -> sa.Select:
         a = self.tables.address.c
         query = select(
             a.id_customer, a.id_address, a.id_country, a.id_state, a.postcode, a.city, a.phone, a.phone_mobile,
@@ -168,17 +183,20 @@ class ShopReader:
         if by_ids is not None:
             return query.where(a.id_address.in_(list(by_ids)))
         # Ranked by the database: the first live row of a customer is its newest live address.
-        return query.where(a.id_customer > 0).order_by(a.id_customer, a.date_upd.desc(), a.id_address.desc())
+        query = _within(query.where(a.id_customer > 0), a.id_customer, span)
+        return query.order_by(a.id_customer, a.date_upd.desc(), a.id_address.desc())
 
-    def _order_scan(self) -> sa.Select:
+    def _order_scan(self, span: IdSpan | None = None) -> sa.Select:
         o = self.tables.orders.c
         # `* 1e0` makes MySQL return a float rather than a Decimal per row (and is harmless in SQLite).
         amount = o.total_paid_real / func.nullif(o.conversion_rate, 0) * literal_column("1e0")
-        return select(
+        return _within(select(
             o.id_customer, o.id_order, o.valid, cast(o.date_add, String), o.id_address_invoice, amount,
-        ).order_by(o.id_customer, o.valid.desc(), o.date_add.desc(), o.id_order.desc())  # latest first
+        ), o.id_customer, span).order_by(o.id_customer, o.valid.desc(), o.date_add.desc(), o.id_order.desc())  # latest first
 
-    def _reference(self, groups_any_ids: Sequence[int] | None) -> ShopReference:
+    def reference(self, groups_any_ids: Sequence[int] | None) -> ShopReference:
+        """The shop's small tables (countries, states, genders, members of the `groups_any` groups),
+        read once per run: every partition shares them."""
         t = self.tables
         with self._connect("reading countries, states and genders") as conn:
             countries = conn.execute(select(t.country.c.id_country, t.country.c.iso_code,
@@ -201,25 +219,44 @@ class ShopReader:
 
     def count_customers(self) -> int:
         """The rows `iter_chunks` will yield: the customers, and the subscribers when the audience reads them."""
-        c = self.tables.customer
-        query = select(func.count()).select_from(c)
-        if self.source.shop_ids:
-            query = query.where(c.c.id_shop.in_(list(self.source.shop_ids)))
-        with self._connect("counting customers") as conn:
-            count = int(conn.execute(query).scalar() or 0)
+        count = self.id_span()[2]
         if self.source.include_subscribers and self._has_subscriber_table():
             subscribers = self._subscriber_scan().subquery()
             with self._connect("counting subscribers") as conn:
                 count += int(conn.execute(select(func.count()).select_from(subscribers)).scalar() or 0)
         return count
 
+    def _in_shops(self, query: sa.Select) -> sa.Select:
+        c = self.tables.customer.c
+        return query.where(c.id_shop.in_(list(self.source.shop_ids))) if self.source.shop_ids else query
+
+    def id_span(self) -> tuple[int | None, int | None, int]:
+        """The lowest and highest customer id and the number of customers the audience reads (one
+        query on the primary key), for planning partitions."""
+        c = self.tables.customer.c
+        query = self._in_shops(select(func.min(c.id_customer), func.max(c.id_customer), func.count()))
+        with self._connect("counting customers") as conn:
+            low, high, count = conn.execute(query).one()
+        return (None if low is None else int(low), None if high is None else int(high), int(count or 0))
+
+    def every_nth_id(self, step: int) -> list[int]:
+        """Every `step`-th customer id in id order, from the first (an id scan on the primary key,
+        for shops whose ids are too sparse to cut by arithmetic)."""
+        c = self.tables.customer.c
+        query = self._in_shops(select(c.id_customer)).order_by(c.id_customer)
+        with self._connect("scanning customer ids") as conn:
+            ids = np.fromiter(conn.execute(query).scalars(), dtype="int64")
+        return ids[::step].tolist()
+
     def _lookup_addresses(self, ids: Sequence[int]) -> list[tuple]:
         return [row for block in fetch_blocks(self.engine, self._address_scan(by_ids=ids), len(ids))
                 for row in block]
 
-    def iter_chunks(self, chunk_size: int = 50_000, groups_any_ids: Sequence[int] | None = None
+    def iter_chunks(self, chunk_size: int = 50_000, groups_any_ids: Sequence[int] | None = None,
+                    span: IdSpan | None = None, reference: ShopReference | None = None
                     ) -> Iterator[pd.DataFrame]:
-        """Raw customer frames of at most `chunk_size` rows, in customer id order.
+        """Raw customer frames of at most `chunk_size` rows, in customer id order (only the customers
+        whose id is within `span`, when given: indexed range queries on customer id).
 
         Customers, addresses and orders are three scans ordered by customer id, merged chunk by
         chunk (`assemble.py`): no join in the database, and memory flat whatever the size of the
@@ -229,25 +266,26 @@ class ShopReader:
         after the last customer handed out, with the Python reader, with one log line.
 
         With `source.include_subscribers`, the newsletter-only subscribers follow the last customer
-        (`_subscriber_chunks`): the selection needs every account's e-mail before the first of them.
+        (`_subscriber_chunks`): the selection needs every account's e-mail before the first of them,
+        so they are read only with the whole shop (`span` None: such an audience is one partition).
         """
         target = self._arrow_target()
-        reference = self._reference(groups_any_ids)
+        reference = reference if reference is not None else self.reference(groups_any_ids)
         if target is None:
             self.used_reader = "python"
-            yield from self._python_chunks(chunk_size, reference)
+            yield from self._python_chunks(chunk_size, reference, span)
         else:
             self.used_reader = "arrow"
             last_done: int | None = None
             try:
-                for chunk in self._arrow_chunks(target, chunk_size, reference):
+                for chunk in self._arrow_chunks(target, chunk_size, reference, span):
                     yield chunk
                     last_done = int(chunk["id_customer"].iloc[-1])
             except arrow.ArrowReadError as exc:
                 self._arrow_gave_up(exc, "everything" if last_done is None else "the customers not read yet")
                 self.used_reader = "python" if last_done is None else "arrow+python"
-                yield from self._python_chunks(chunk_size, reference, after=last_done)
-        if self.source.include_subscribers and self._has_subscriber_table():
+                yield from self._python_chunks(chunk_size, reference, span, after=last_done)
+        if span is None and self.source.include_subscribers and self._has_subscriber_table():
             yield from self._subscriber_chunks(chunk_size, reference, target if self.used_reader == "arrow" else None)
 
     def _arrow_gave_up(self, exc: arrow.ArrowReadError, rest: str) -> None:
@@ -271,8 +309,8 @@ class ShopReader:
                  describe_url(self.engine), target.reason)
         return None
 
-    def _arrow_chunks(self, target: arrow.ArrowTarget, chunk_size: int, reference: ShopReference
-                      ) -> Iterator[pd.DataFrame]:
+    def _arrow_chunks(self, target: arrow.ArrowTarget, chunk_size: int, reference: ShopReference,
+                      span: IdSpan | None = None) -> Iterator[pd.DataFrame]:
         dialect = target.dialect
 
         def scan(statement: sa.Select, kind: arrow.Scan) -> arrow.ArrowScan:
@@ -286,12 +324,12 @@ class ShopReader:
             finally:
                 found.close()
 
-        customers = scan(self._customer_scan(), arrow.CUSTOMERS)
+        customers = scan(self._customer_scan(span), arrow.CUSTOMERS)
         opened = [customers]
         try:
-            addresses = scan(self._address_scan(), arrow.ADDRESSES)
+            addresses = scan(self._address_scan(span=span), arrow.ADDRESSES)
             opened.append(addresses)
-            orders = scan(self._order_scan(), arrow.ORDERS)
+            orders = scan(self._order_scan(span), arrow.ORDERS)
             opened.append(orders)
             address_rows, order_rows = arrow.OrderedBatches(addresses), arrow.OrderedBatches(orders)
             for table in arrow.rebatch(customers, chunk_size):
@@ -307,11 +345,12 @@ class ShopReader:
                 stream.close()
             pa.default_memory_pool().release_unused()  # the batches' memory back to the system
 
-    def _python_chunks(self, chunk_size: int, reference: ShopReference, after: int | None = None
-                       ) -> Iterator[pd.DataFrame]:
+    def _python_chunks(self, chunk_size: int, reference: ShopReference, span: IdSpan | None = None,
+                       after: int | None = None) -> Iterator[pd.DataFrame]:
         """The Python reader: three server-side cursors (`streams.py`); `after`: only customers whose
         id is above it (the rest of an extraction the Arrow reader began)."""
-        customer_scan, address_scan, order_scan = self._customer_scan(), self._address_scan(), self._order_scan()
+        customer_scan, address_scan, order_scan = (self._customer_scan(span), self._address_scan(span=span),
+                                                   self._order_scan(span))
         if after is not None:
             customer_scan = customer_scan.where(self.tables.customer.c.id_customer > after)
             address_scan = address_scan.where(self.tables.address.c.id_customer > after)

@@ -1,0 +1,325 @@
+"""An export as partitions of customer ids: planned, run on every core, then joined into one file.
+
+A partition is a range of `id_customer` holding about `partition_size` customers. Each one is
+self-contained: its customers, addresses and orders are read by indexed range queries, then
+normalized, filtered and rendered to a part of the file (`run_partition`). The only step across
+partitions is the de-duplication by normalized e-mail: each part hands back its candidates'
+64-bit keys and ranking facts (40 bytes a row), one small pass chooses the rows to keep
+(`Deduplicator`), and each part drops its losers when the parts are joined, in order, under one
+header (`join_parts`). The file is byte for byte the one the staged stages write: the same rows,
+chosen by the same ranking, encoded by the same code.
+
+Partitions run in a process pool (`workers`; 1: in the caller's process). The workers come from
+a fork server (a clean process started once, the heavy libraries preloaded): a plain fork of a
+process that has already read with connectorx crashes in connectorx's next read. Each worker
+receives the run's `PartitionWork` once (the shop engine travels as its URL and is opened again
+there) and holds only its partition in flight: memory is bounded by `workers x partition` plus
+the ranking facts, not by the shop.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sqlalchemy.engine import URL, Engine
+
+from sna.audience import SourceSpec
+from sna.delivery.members import members_frame
+from sna.errors import SourceError
+from sna.render import check_control_characters, encode_rows, header_line
+from sna.selection import RANKING_COLUMNS, Deduplicator, Selector, ranking_facts
+from sna.source.assemble import ShopReference
+from sna.source.extract import IdSpan, ShopReader, empty_raw_frame
+from sna.staging import FrameWriter
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Customer ids `first_id` to `last_id`, both included; None: open on that side (the first and
+    the last partition), so that no customer falls outside the plan."""
+
+    index: int
+    first_id: int | None
+    last_id: int | None
+
+    @property
+    def span(self) -> IdSpan | None:
+        return None if self.first_id is None and self.last_id is None else (self.first_id, self.last_id)
+
+
+def plan_partitions(reader: ShopReader, size: int) -> tuple[list[Partition], int]:
+    """Partitions of about `size` customers each, and the number of customers counted.
+
+    Cut by arithmetic on the lowest and highest id when the ids are dense (at most one id in ten
+    unused), else by an id scan (every `size`-th id), so that a shop with gaps in its ids still
+    gets partitions of the size asked for."""
+    low, high, count = reader.id_span()
+    if count <= size or low is None or high is None:
+        return [Partition(0, None, None)], count
+    parts = math.ceil(count / size)
+    if (high - low + 1) * 10 <= count * 11:
+        starts = [low + (high - low + 1) * i // parts for i in range(parts)]  # distinct: ids >= parts
+    else:
+        starts = reader.every_nth_id(size)
+    return [
+        Partition(index, None if index == 0 else first, starts[index + 1] - 1 if index + 1 < len(starts) else None)
+        for index, first in enumerate(starts)
+    ], count
+
+
+@dataclass(frozen=True)
+class PartitionWork:
+    """What every partition of one run shares (sent to each worker once, when it starts)."""
+
+    engine: Engine
+    source: SourceSpec
+    reader: str
+    chunk_size: int
+    groups_any_ids: tuple[int, ...] | None
+    reference: ShopReference
+    selector: Selector
+    folder: Path | None
+    """Where the parts are written; None: select only, nothing written (a preview)."""
+    hashing: str = "none"
+    members: bool = False
+    """Write each part's delivery members too (an audience with a `delivery` block)."""
+
+    @property
+    def with_value(self) -> bool:
+        return self.selector.with_value
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "engine": self.engine.url}  # an engine does not cross processes; its URL does
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({**state, "engine": _engine_of(state["engine"])})
+
+    def csv_part(self, partition: Partition) -> Path:
+        return self.folder / f"part-{partition.index:06d}.csv"
+
+    def members_part(self, partition: Partition) -> Path:
+        return self.folder / f"part-{partition.index:06d}.members.parquet"
+
+
+@dataclass
+class PartResult:
+    """What a partition hands back to the join: counts, ranking facts, and how to cut its part."""
+
+    partition: Partition
+    scanned: int = 0
+    excluded: Counter[str] = field(default_factory=Counter)
+    facts: np.ndarray | None = None
+    lengths: np.ndarray | None = None
+    control: np.ndarray | None = None
+    filled: np.ndarray | None = None
+    used_reader: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    """The reader's warnings (a subscriber table that is absent): names and counts only."""
+    peak_rss_kb: int = 0
+    """The peak resident memory of the process that ran the partition (Linux; 0 elsewhere)."""
+
+    @property
+    def candidates(self) -> int:
+        return len(self.facts)
+
+
+def run_partition(work: PartitionWork, partition: Partition, advance: Callable[[int], None] | None = None
+                  ) -> PartResult:
+    """One partition read, selected and (with a folder) rendered to its part, chunk by chunk."""
+    reader = ShopReader(work.engine, work.source, reader=work.reader)
+    selector, profile = work.selector, work.selector.profile
+    result = PartResult(partition)
+    facts, lengths, control, filled = [], [], [], []
+    stream = work.csv_part(partition).open("wb") if work.folder is not None else None
+    members = FrameWriter(work.members_part(partition)) if work.folder is not None and work.members else None
+    try:
+        for raw in reader.iter_chunks(work.chunk_size, work.groups_any_ids, span=partition.span,
+                                      reference=work.reference):
+            if advance is not None:
+                advance(len(raw))  # as soon as read: the rows the run has read so far
+            selection = selector.select(raw)
+            result.scanned += len(raw)
+            result.excluded.update(selection.excluded)
+            facts.append(ranking_facts(selection.candidates))
+            if stream is not None:
+                rows = selection.candidates.drop(columns=list(RANKING_COLUMNS))
+                encoded = encode_rows(rows, profile, hashing=work.hashing, with_value=work.with_value)
+                stream.write(encoded.data)
+                lengths.append(encoded.lengths)
+                control.append(encoded.control)
+                filled.append(encoded.filled)
+                if members is not None:
+                    members.write(members_frame(profile.platform, rows, with_value=work.with_value))
+    finally:
+        if stream is not None:
+            stream.close()
+    if members is not None:
+        members.close(members_frame(profile.platform, _no_rows(work), with_value=work.with_value))
+    empty = ranking_facts(selector.select(empty_raw_frame()).candidates)
+    result.facts = np.concatenate(facts) if facts else empty
+    if work.folder is not None:
+        columns = len(profile.file_header(with_value=work.with_value))
+        result.lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        result.control = np.concatenate(control) if control else np.zeros(0, dtype=np.int16)
+        result.filled = np.concatenate(filled) if filled else np.zeros((0, columns), dtype=bool)
+    result.used_reader = reader.used_reader
+    result.warnings = list(reader.warnings)
+    result.peak_rss_kb = _peak_rss_kb()
+    return result
+
+
+def _peak_rss_kb() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
+
+
+WORKERS_PEAK: dict[str, int] = {"workers": 0, "kb": 0}
+"""The last pool of this process: its size and the highest peak memory a worker reported (the
+benchmark adds `workers x kb` to the caller's own peak)."""
+
+
+def _no_rows(work: PartitionWork) -> pd.DataFrame:
+    header = work.selector.profile.file_header(with_value=work.with_value)
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in header})
+
+
+# -- the pool -------------------------------------------------------------------------------------
+
+PRELOADED = ("numpy", "pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "sqlalchemy", "phonenumbers",
+             "connectorx")
+"""What the fork server imports once for every worker: the heavy libraries, not `sna` itself (the
+server imports before it takes the caller's `sys.path`, so `sna` is imported by each worker, from
+where the caller has it)."""
+
+_WORK: PartitionWork | None = None
+"""In a worker: the run's shared work, received once (`_start_worker`)."""
+_ENGINES: dict[str, Engine] = {}
+
+
+def _engine_of(url: URL) -> Engine:
+    """The shop engine of a worker, opened as `sna run` opens it (one per URL and process)."""
+    from sna.runtime import create_source_engine
+
+    key = url.render_as_string(hide_password=False)
+    if key not in _ENGINES:
+        _ENGINES[key] = create_source_engine(key)
+    return _ENGINES[key]
+
+
+def _start_worker(work: PartitionWork) -> None:
+    global _WORK
+    _WORK = work
+
+
+def _run_in_worker(partition: Partition) -> PartResult:
+    return run_partition(_WORK, partition)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext | None:
+    """The fork server's context, the heavy libraries preloaded (None where there is none: in process)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(PRELOADED))
+    return context
+
+
+def warm_up_pool() -> None:
+    """Starts the fork server (once per process) while the caller plans its partitions."""
+    if _pool_context() is not None:
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def run_partitions(work: PartitionWork, partitions: Sequence[Partition], workers: int,
+                   advance: Callable[[int], None]) -> Iterator[PartResult]:
+    """The partitions' results in partition order. With more than one worker (and more than one
+    partition) they run in a pool of the fork server's processes, at most two per worker in flight; the
+    progress advances per chunk in process, per partition from a pool."""
+    context = _pool_context()
+    if workers <= 1 or len(partitions) <= 1 or context is None:
+        for partition in partitions:
+            yield run_partition(work, partition, advance)
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(partitions)), mp_context=context,
+                               initializer=_start_worker, initargs=(work,))
+    WORKERS_PEAK.update(workers=min(workers, len(partitions)), kb=0)
+    try:
+        queue = iter(partitions)
+        pending = deque(pool.submit(_run_in_worker, p) for p in islice(queue, 2 * workers))
+        while pending:
+            try:
+                result = pending.popleft().result()
+            except BrokenProcessPool:
+                raise SourceError("a partition worker process died (killed or out of memory)") from None
+            following = next(queue, None)
+            if following is not None:
+                pending.append(pool.submit(_run_in_worker, following))
+            WORKERS_PEAK["kb"] = max(WORKERS_PEAK["kb"], result.peak_rss_kb)
+            advance(result.scanned)
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- the join -------------------------------------------------------------------------------------
+
+def keep_masks(results: Sequence[PartResult]) -> list[np.ndarray]:
+    """Per part, the candidates to keep: one row per e-mail across every partition."""
+    dedup = Deduplicator()
+    for result in results:
+        dedup.add_facts(result.facts)
+    keep = dedup.keep_mask()
+    cuts = np.cumsum([result.candidates for result in results])[:-1]
+    return np.split(keep, cuts) if results else []
+
+
+@dataclass(frozen=True)
+class JoinedFile:
+    rows: int
+    filled: dict[str, int]
+    members: Path | None
+
+
+def join_parts(work: PartitionWork, results: Sequence[PartResult], keeps: Sequence[np.ndarray], output: Path
+               ) -> JoinedFile:
+    """The parts in order under one header, each without its losers; each part is deleted once
+    copied. With members, the parts' members the same way (`members.parquet` beside the output)."""
+    profile = work.selector.profile
+    columns = profile.file_header(with_value=work.with_value)
+    filled = np.zeros(len(columns), dtype=np.int64)
+    rows = 0
+    members = FrameWriter(output.with_name("members.parquet")) if work.members else None
+    with output.open("wb") as out:
+        out.write(header_line(columns))
+        for result, keep in zip(results, keeps, strict=True):
+            check_control_characters(profile, columns, result.control[keep])
+            part = work.csv_part(result.partition)
+            data = np.fromfile(part, dtype=np.uint8)
+            out.write(data.tobytes() if keep.all() else data[np.repeat(keep, result.lengths)].tobytes())
+            part.unlink()
+            filled += result.filled[keep].sum(axis=0)
+            rows += int(keep.sum())
+            if members is not None:
+                member_part = work.members_part(result.partition)
+                members.write(pq.read_table(member_part).to_pandas()[keep].reset_index(drop=True))
+                member_part.unlink()
+    if members is not None:
+        members.close(members_frame(profile.platform, _no_rows(work), with_value=work.with_value))
+    return JoinedFile(rows, {c: int(n) for c, n in zip(columns, filled, strict=True)},
+                      members.path if members is not None else None)

@@ -1,0 +1,170 @@
+"""The partitioned engine (`sna run`) against the staged stages (the DAG's tasks, the engine before
+partitions), kept as the oracle: the same file byte for byte and the same counts, whatever the
+partition size and the number of worker processes, on the demo shops in SQLite and MariaDB."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from sna.audience import Audience
+from sna.exports import ExportStore
+from sna.partitions import plan_partitions
+from sna.pipeline import ExportJob, ExportPipeline
+from sna.registry import Registry
+from sna.source.extract import ShopReader
+from sna.storage import LocalStorage
+from sna_demo import write_demo_shop
+from tests.fixtures.mariadb import _create_database, _database_url, _drop_database
+
+REFERENCE = date(2026, 11, 1)
+EVERYTHING = 100_000_000
+SMALL = 120
+AUDIENCES = [
+    Audience(name="p_google", platform="google", require_complete=False),
+    Audience(name="p_meta", platform="meta", hashing="sha256", value="total_spent", require_complete=False),
+]
+
+
+def store_at(folder: Path) -> ExportStore:
+    registry = Registry(f"sqlite:///{folder / 'registry.db'}")
+    registry.ensure_schema()
+    return ExportStore(LocalStorage(folder / "exports"), registry)
+
+
+def staged_export(engine: sa.Engine, audience: Audience, folder: Path) -> tuple[bytes, dict, int]:
+    """The oracle: extract, validate and render one after the other through the staging area."""
+    pipeline = ExportPipeline(engine, store_at(folder), project_root=folder, chunk_size=1000)
+    job = ExportJob(audience, REFERENCE)
+    pipeline.extract(job)
+    stats = pipeline.validate(job)
+    pipeline.render(job)
+    staging = pipeline.staging(job)
+    with staging.local_dir() as local:
+        content = staging.get("audience.csv", local / "audience.csv").read_bytes()
+    pipeline.cleanup(job)
+    return content, dict(stats.excluded), stats.scanned
+
+
+def partitioned_export(engine: sa.Engine, audience: Audience, folder: Path, *, size: int, workers: int
+                       ) -> tuple[bytes, dict, int]:
+    store = store_at(folder)
+    pipeline = ExportPipeline(engine, store, project_root=folder, chunk_size=1000, partition_size=size,
+                              workers=workers)
+    report = pipeline.run(ExportJob(audience, REFERENCE))
+    content = (folder / "exports" / store.get(report.export_id).file_key).read_bytes()
+    assert [info.key for info in store.storage.list("_staging/")] == []
+    return content, report.excluded, report.scanned
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def demo_engine(request):
+    url = request.getfixturevalue("demo_shop_sqlite" if request.param == "sqlite" else "demo_shop_mariadb")
+    engine = sa.create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("size, workers", [(7, 2), (1000, 1), (1000, 2), (EVERYTHING, 2)])
+def test_the_partition_size_never_changes_the_file(demo_engine, size, workers, tmp_path):
+    for audience in AUDIENCES:
+        expected = staged_export(demo_engine, audience, tmp_path / f"oracle_{audience.name}")
+        got = partitioned_export(demo_engine, audience, tmp_path / audience.name, size=size, workers=workers)
+        assert got[1] == expected[1] and got[2] == expected[2], "the same counts"
+        assert got[0] == expected[0], f"{audience.name}: the same file, byte for byte"
+        assert expected[1]["duplicate_email"] > 0
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def small_shop(request, tmp_path):
+    """A small demo shop: a partition per customer stays quick."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'small.db'}"
+        write_demo_shop(url, customers=SMALL, seed=11, as_of=REFERENCE)
+        engine = sa.create_engine(url)
+        yield engine
+        engine.dispose()
+        return
+    request.getfixturevalue("mariadb_server")
+    name = _create_database()
+    try:
+        write_demo_shop(_database_url(name), customers=SMALL, seed=11, as_of=REFERENCE)
+        engine = sa.create_engine(_database_url(name))
+        yield engine
+        engine.dispose()
+    finally:
+        _drop_database(name)
+
+
+def duplicated_across(engine: sa.Engine) -> int:
+    """E-mails shared by a guest and an account (in different partitions when a partition is one customer)."""
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql(
+            "SELECT COUNT(*) FROM (SELECT LOWER(TRIM(email)) e FROM ps_customer GROUP BY LOWER(TRIM(email)) "
+            "HAVING SUM(is_guest = 1) > 0 AND SUM(is_guest = 0) > 0) d").scalar())
+
+
+def test_one_customer_per_partition_keeps_the_duplicates_across_partitions_apart(small_shop, tmp_path):
+    assert duplicated_across(small_shop) > 0, "the shop has a guest and an account with the same e-mail"
+    reader = ShopReader(small_shop)
+    partitions, counted = plan_partitions(reader, 1)
+    assert len(partitions) == counted > SMALL * 0.9, "one customer a partition"
+    for audience in AUDIENCES:
+        expected = staged_export(small_shop, audience, tmp_path / f"oracle_{audience.name}")
+        for workers in (1, 2):
+            got = partitioned_export(small_shop, audience, tmp_path / f"{audience.name}_{workers}", size=1,
+                                     workers=workers)
+            assert got == expected
+
+
+def reshaped(url: str, statements: list[str]) -> sa.Engine:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    return engine
+
+
+MOVE_IDS = [  # customers 1..40 become 1, 1001, 2001, ... and the last one 10**9: large gaps
+    f"UPDATE ps_{table} SET id_customer = CASE WHEN id_customer = 40 THEN 1000000000 "
+    "ELSE (id_customer - 1) * 1000 + 1 END WHERE id_customer > 0"
+    for table in ("customer", "address", "orders", "customer_group")
+]
+
+
+@pytest.mark.parametrize("shape, statements, customers", [
+    ("gaps", MOVE_IDS, 40),
+    ("one", [], 1),
+    ("none", ["DELETE FROM ps_customer"], 0),
+])
+def test_shops_with_gaps_one_customer_or_none(shape, statements, customers, tmp_path):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    write_demo_shop(url, customers=max(customers, 1) if shape != "gaps" else 40, seed=3, as_of=REFERENCE)
+    engine = reshaped(url, statements)
+    partitions, counted = plan_partitions(ShopReader(engine), 7)
+    assert counted == customers
+    assert len(partitions) == max(1, -(-customers // 7))
+    if shape == "gaps":
+        assert partitions[1].first_id is not None and partitions[1].first_id > 1000, "cut by an id scan"
+    for audience in AUDIENCES:
+        expected = staged_export(engine, audience, tmp_path / f"oracle_{audience.name}")
+        for size, workers in ((1, 2), (7, 2), (EVERYTHING, 1)):
+            got = partitioned_export(engine, audience, tmp_path / f"{audience.name}_{size}", size=size,
+                                     workers=workers)
+            assert got == expected
+            assert got[2] == customers
+    engine.dispose()
+
+
+def test_preview_counts_what_the_run_exports(demo_shop_sqlite, tmp_path):
+    engine = sa.create_engine(demo_shop_sqlite)
+    pipeline = ExportPipeline(engine, None, project_root=tmp_path, chunk_size=1000, partition_size=500, workers=2)
+    job = ExportJob(AUDIENCES[0], REFERENCE)
+    preview = pipeline.preview(job)
+    expected = staged_export(engine, AUDIENCES[0], tmp_path / "oracle")
+    assert (preview.excluded, preview.scanned) == (expected[1], expected[2])
+    assert preview.rows == expected[0].count(b"\n") - 1
+    engine.dispose()
