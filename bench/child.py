@@ -34,7 +34,7 @@ def main() -> None:
         result = parse(args["count"])
     else:
         raise SystemExit(f"unknown measure {kind!r}")
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["peak_rss_mb"] = round(peak_rss_mb() + result.get("workers_peak_mb", 0), 1)  # a pool's workers too
     print(json.dumps(result))
 
 

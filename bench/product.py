@@ -1,5 +1,7 @@
-"""The product: one audience exported by `ExportPipeline.run`, i.e. the five stages the DAG's tasks
-call (extract, validate, render, publish, record), against the bench shop and the S3 server."""
+"""The product: one audience exported by `ExportPipeline.run` (`sna run`: partitions on a pool of
+one worker per core, then publish and record), against the bench shop and the S3 server. The
+workers are grandchildren of the measuring process (a fork server's children), so their peak
+memory is reported by the workers themselves: `workers x` the highest one."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 from bench.shop import AS_OF
 from sna.audience import Audience
+from sna.partitions import WORKERS_PEAK
 from sna.pipeline import ExportJob
 from sna.runtime import Runtime
 from sna.settings import Locations, Settings, project_root
@@ -38,4 +41,5 @@ def export(source_url: str, storage_url: str, platform: str, chunk_size: int = 5
         finally:
             runtime.close()
     return {"seconds": round(seconds, 3), "scanned": report.scanned, "rows": report.rows, "size": report.size,
-            "reader": source_reader}
+            "reader": source_reader, "workers": WORKERS_PEAK["workers"],
+            "workers_peak_mb": round(WORKERS_PEAK["workers"] * WORKERS_PEAK["kb"] / 1024, 1)}

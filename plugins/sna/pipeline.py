@@ -357,7 +357,8 @@ class ExportPipeline:
             warm_up_pool()
         if job.audience.source.include_subscribers:
             # subscribers follow every customer (the account wins over a subscription): one partition
-            partitions, counted = [Partition(0, None, None)], reader.count_customers()
+            partitions, counted = [Partition(0, None, None)], reader.id_span()[2]  # the partition's reader
+            # looks for the subscriber table itself (and warns, once, when it is absent)
         else:
             partitions, counted = plan_partitions(reader, self.partition_size)
         work = PartitionWork(
