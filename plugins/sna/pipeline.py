@@ -207,7 +207,7 @@ class ExportPipeline:
         progress: Progress | None = None,
         clients: ClientFactory | None = None,
         source_reader: str = "auto",
-        partition_size: int = 100_000,
+        partition_size: int = 50_000,
         workers: int = 1,
     ) -> None:
         self.source = source

@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     source_reader: Literal["auto", "arrow", "python"] = "auto"
     """How the shop's tables are read: `arrow` (connectorx, straight into Arrow), `python` (SQLAlchemy
     streaming cursors), or `auto`: arrow when connectorx can serve the shop's URL, else python."""
-    partition_size: Annotated[int, Field(ge=1, le=100_000_000)] = 100_000
+    partition_size: Annotated[int, Field(ge=1, le=100_000_000)] = 50_000
     """Customers per partition of an export (`sna run`): each partition is read by id range,
     normalized, filtered and rendered on its own; only the de-duplication spans partitions."""
     workers: Annotated[int, Field(ge=1, le=256)] | None = None
