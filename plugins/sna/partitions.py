@@ -239,7 +239,7 @@ def _pool_context() -> multiprocessing.context.BaseContext | None:
 
 
 def warm_up_pool() -> None:
-    """Starts the fork server (once per process) while the caller plans its partitions."""
+    """Starts the fork server (once per process) before the partitions are handed out."""
     if _pool_context() is not None:
         from multiprocessing import forkserver
 

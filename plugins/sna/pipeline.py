@@ -353,14 +353,14 @@ class ExportPipeline:
         reader = self._reader(job)
         filters = job.audience.filters
         resolved = reader.resolve_filters(filters.default_groups, filters.groups_any)
-        if self.workers > 1:
-            warm_up_pool()
         if job.audience.source.include_subscribers:
             # subscribers follow every customer (the account wins over a subscription): one partition
             partitions, counted = [Partition(0, None, None)], reader.id_span()[2]  # the partition's reader
             # looks for the subscriber table itself (and warns, once, when it is absent)
         else:
             partitions, counted = plan_partitions(reader, self.partition_size)
+        if self.workers > 1 and len(partitions) > 1:
+            warm_up_pool()  # a shop of one partition runs in this process: no fork server for it
         work = PartitionWork(
             engine=reader.engine, source=job.audience.source, reader=self.source_reader, chunk_size=self.chunk_size,
             groups_any_ids=resolved.groups_any_ids, reference=reader.reference(resolved.groups_any_ids),

@@ -168,3 +168,41 @@ def test_preview_counts_what_the_run_exports(demo_shop_sqlite, tmp_path):
     assert (preview.excluded, preview.scanned) == (expected[1], expected[2])
     assert preview.rows == expected[0].count(b"\n") - 1
     engine.dispose()
+
+
+ONE_PARTITION_RUN = """
+import sys
+from datetime import date
+from multiprocessing import forkserver
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from sna.audience import Audience
+from sna.exports import ExportStore
+from sna.pipeline import ExportJob, ExportPipeline
+from sna.registry import Registry
+from sna.storage import LocalStorage
+
+folder = Path(sys.argv[2])
+registry = Registry(f"sqlite:///{folder / 'registry.db'}")
+registry.ensure_schema()
+pipeline = ExportPipeline(sa.create_engine(sys.argv[1]), ExportStore(LocalStorage(folder / "exports"), registry),
+                          project_root=folder, partition_size=1_000_000, workers=2)
+report = pipeline.run(ExportJob(Audience(name="one", platform="google", require_complete=False), date(2026, 11, 1)))
+print(report.rows > 0, forkserver._forkserver._forkserver_pid is not None)
+"""
+
+
+def test_a_shop_of_one_partition_starts_no_worker_pool(demo_shop_sqlite: str, tmp_path: Path) -> None:
+    """A small shop is one partition, run in the caller's process: starting the fork server for it
+    (its preloaded libraries) cost every small `sna run` about 0.7 s for nothing."""
+    import os
+    import subprocess
+    import sys
+
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", ONE_PARTITION_RUN, demo_shop_sqlite, str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=300, check=True)
+    assert done.stdout.split() == ["True", "False"]
