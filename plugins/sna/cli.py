@@ -429,17 +429,15 @@ def _cmd_housekeeping(args: argparse.Namespace, runtime: Runtime) -> int:
         problems = [str(error) for error in errors]
     else:
         audiences, problems = [], [f"{folder}: audiences folder does not exist"]
-    store = _existing_store(runtime)
-    if store is None:
-        raise NotFoundError(f"registry {runtime.registry.database}: no export was recorded there yet "
-                            f"(no table {runtime.registry.table.name}); check the registry URL")
+    store = runtime.store()
+    store.require_entries_table()
     now = datetime.now(UTC)
     max_age = timedelta(hours=args.staging_max_age_hours) if args.staging_max_age_hours else hk.STAGING_MAX_AGE
-    plan = hk.retention_plan(audiences, store.registry.audiences(), config_complete=not problems,
+    plan = hk.retention_plan(audiences, store.audiences(), config_complete=not problems,
                              default_days=args.default_retention_days or hk.DEFAULT_RETENTION_DAYS)
     expired = hk.expire_exports(store, plan, now, dry_run=args.dry_run)
-    staging = hk.sweep_staging(store.storage, now, max_age, dry_run=args.dry_run)
-    aborted = hk.sweep_abandoned_writes(store.storage, now, max_age, dry_run=args.dry_run)
+    staging = store.sweep_staging(now, max_age, dry_run=args.dry_run)
+    aborted = store.sweep_abandoned_writes(now, max_age, dry_run=args.dry_run)
     scratch = hk.sweep_scratch(runtime.settings.tmp_dir, now, max_age, dry_run=args.dry_run)
     mismatches = hk.reconcile(store, repair=args.repair, now=now, dry_run=args.dry_run)
     line = hk.summary(expired, staging, mismatches, aborted=aborted, dry_run=args.dry_run, repair=args.repair)

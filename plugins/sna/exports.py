@@ -12,23 +12,28 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sna.errors import NotFoundError, SnaError
 from sna.locks import Holder, RunInProgressError, RunLocks
-from sna.registry import ExportEntry, Registry
+from sna.registry import Delivery, ExportEntry, Registry
 from sna.registry.access import ENGINE, AccessLog, Actor
 from sna.storage import Storage
+
+if TYPE_CHECKING:
+    from sna.registry.dry_runs import DryRun
 
 log = logging.getLogger(__name__)
 
 ORPHAN_GRACE = timedelta(hours=1)
 """A file younger than this may belong to an export that is about to be recorded: not an orphan yet."""
+STAGING_MAX_AGE = timedelta(hours=24)
+"""Staging younger than this may belong to a run still in progress (or waiting for a retry)."""
 
 EXPORT_KEY = re.compile(
     r"^(?:adhoc_export/)?(?P<name>[a-z0-9][a-z0-9_]{0,63})/(?P<platform>google|meta)/"
@@ -93,11 +98,60 @@ class ExportStore:
     def list(self, **filters) -> list[ExportEntry]:
         return self.registry.list(**filters)
 
+    def page(self, *, audiences: Collection[str] | None, platform: str | None, limit: int, offset: int
+             ) -> tuple[list[ExportEntry], int]:
+        """One page of entries newest first, and how many there are in all (`audiences=None`: every
+        audience; an empty set, those a user may read when they may read none: nothing)."""
+        if audiences is not None and not audiences:
+            return [], 0
+        return (self.registry.list(audiences=audiences, platform=platform, limit=limit, offset=offset),
+                self.registry.count(audiences=audiences, platform=platform))
+
     def get(self, export_id: str) -> ExportEntry:
         entry = self.registry.get(export_id)
         if entry is None:
             raise NotFoundError(f"export {export_id} does not exist")
         return entry
+
+    def find(self, export_id: str) -> ExportEntry | None:
+        """The entry, or None (where a missing entry is an answer, not an error)."""
+        return self.registry.get(export_id)
+
+    def find_run(self, run_key: str) -> ExportEntry | None:
+        """The entry a run (`<audience>/<date>`) recorded, if it did."""
+        return self.registry.find_by_run_key(run_key)
+
+    def last_export(self, audience_id: str) -> ExportEntry | None:
+        """The export of an audience created last (any platform, any reference date): how fresh it is."""
+        entries = self.registry.list(audience=audience_id, limit=1)
+        return entries[0] if entries else None
+
+    def audiences(self) -> list[str]:
+        """The audiences that have at least one export entry, sorted."""
+        return self.registry.audiences()
+
+    def known_audiences(self) -> list[str]:
+        """The audiences with an export or a dry run, sorted: those the pages can show."""
+        return sorted(set(self.registry.audiences()) | set(self.registry.dry_runs.audiences()))
+
+    def require_entries_table(self) -> None:
+        """A read-only store (`create=False`) on a database without SNA's tables has nothing to work on:
+        one line saying so, naming the database without its password."""
+        if not self.registry.has_tables():
+            raise NotFoundError(f"registry {self.registry.database}: no export was recorded there yet "
+                                f"(no table {self.registry.table.name}); check the registry URL")
+
+    def set_delivery(self, export_id: str, delivery: Delivery) -> bool:
+        return self.registry.set_delivery(export_id, delivery)
+
+    def dry_runs(self, *, audiences: Collection[str] | None = None, platform: str | None = None,
+                 limit: int = 20) -> list[DryRun]:
+        """Dry runs newest first (`audiences=None`: every audience)."""
+        return self.registry.dry_runs.list(audiences=audiences, platform=platform, limit=limit)
+
+    def record_dry_run(self, dry_run: DryRun, *, keep_after: datetime | None = None) -> None:
+        """Records a dry run's counts in place of the one of its run key (see `DryRuns.record`)."""
+        self.registry.dry_runs.record(dry_run, keep_after=keep_after)
 
     def file_name(self, entry: ExportEntry) -> str:
         """The name a person downloads (`<audience>_<platform>_<date>.csv`), without the export id."""
@@ -120,6 +174,19 @@ class ExportStore:
         reader = self.storage.open_reader(entry.file_key)
         self.log_access("download", entry)
         return self.file_name(entry), reader
+
+    @property
+    def links_presigned(self) -> bool:
+        """Whether `presigned_link` can hand out a link (S3) rather than the file itself."""
+        return self.storage.url.startswith("s3://")
+
+    def presigned_link(self, entry: ExportEntry) -> str | None:
+        """A temporary download link to the file (at most MAX_PRESIGNED_SECONDS), logged as a download;
+        None where the storage cannot make one (a local folder): then serve the file itself."""
+        url = self.storage.presigned_url(entry.file_key)
+        if url:
+            self.log_access("download", entry, "presigned link")
+        return url
 
     def delete(self, export_id: str) -> ExportEntry:
         """Delete the file, then the entry: a failure in between leaves an entry without file, which
@@ -302,6 +369,52 @@ class ExportStore:
             if not dry_run:
                 self.access.expire(audience, cutoff)  # the log is kept as long as the exports it is about
         return expired
+
+
+    def sweep_staging(self, now: datetime, max_age: timedelta = STAGING_MAX_AGE, *, dry_run: bool = False
+                      ) -> list[str]:
+        """Removes the staging areas whose newest file is older than `max_age`: a successful run removes
+        its own, so these were left by failed runs. Returns the areas removed (`<audience>/<date>`);
+        `dry_run`: the same areas, nothing removed."""
+        from sna.staging import STAGING_ROOT  # pandas and pyarrow: only where staging is swept
+
+        newest: dict[str, datetime | None] = {}
+        for info in self.storage.list(f"{STAGING_ROOT}/"):
+            area = _staging_area(info.key)
+            moments = [m for m in (newest.get(area), info.last_modified) if m is not None]
+            newest[area] = max(moments) if moments else None
+        removed = []
+        for area, moment in sorted(newest.items()):
+            if moment is not None and now - moment < max_age:
+                continue
+            if dry_run:
+                pass  # the same selection, nothing removed
+            elif area.endswith("/"):
+                self.storage.delete_prefix(area)
+            else:
+                self.storage.delete(area)
+            removed.append(area.removeprefix(f"{STAGING_ROOT}/").rstrip("/"))
+        return removed
+
+    def sweep_abandoned_writes(self, now: datetime, max_age: timedelta = STAGING_MAX_AGE, *,
+                               dry_run: bool = False) -> int:
+        """Removes what writers killed mid-write left behind, older than `max_age`: temporary files of a
+        local folder, multipart uploads on S3 (whose endpoint died before they could abort, the parts
+        lingering unseen and billed). Both hold customer rows. `dry_run`: counts them, removes nothing."""
+        return self.storage.remove_abandoned_writes(now - max_age, dry_run=dry_run)
+
+
+_DATE_SEGMENT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _staging_area(key: str) -> str:
+    """`_staging/<audience>/<date>/` (`_staging/adhoc_export/<name>/<date>/` for ad-hoc runs) for a
+    staged file; a stray file is its own area."""
+    parts = key.split("/")
+    for index, part in enumerate(parts[:-1]):
+        if index >= 2 and _DATE_SEGMENT.match(part):
+            return "/".join(parts[: index + 1]) + "/"
+    return key
 
 
 def _older_than(moment: datetime | None, now: datetime | None, grace: timedelta) -> bool:

@@ -1,5 +1,8 @@
 """Housekeeping of the export store: expired exports, staging left by failed runs, inconsistencies.
 
+Staging and abandoned writes are swept by the store itself (`ExportStore.sweep_staging`,
+`ExportStore.sweep_abandoned_writes`); this machine's scratch folders here.
+
 Plain engine code (no Airflow) so the DAG `sna_housekeeping` stays a thin caller and the rules
 can be tested directly. Reports carry counts, ids and storage keys only (keys name an audience,
 a platform and a date, never a customer).
@@ -8,7 +11,6 @@ a platform and a date, never a customer).
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -18,15 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from sna.audience import Audience
-from sna.exports import ExportStore
-from sna.staging import STAGING_ROOT
-from sna.storage import Storage
+from sna.exports import STAGING_MAX_AGE, ExportStore
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = Audience.model_fields["retention_days"].default
-STAGING_MAX_AGE = timedelta(hours=24)
-"""Staging younger than this may belong to a run still in progress (or waiting for a retry)."""
 
 
 @dataclass
@@ -63,52 +61,6 @@ def expire_exports(store: ExportStore, plan: RetentionPlan, now: datetime, *, dr
         log.info("%s export %s of %s (%s)", "would expire" if dry_run else "expired", entry.id, entry.audience,
                  entry.reference_date)
     return [entry.id for entry in expired]
-
-
-_DATE_SEGMENT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _staging_area(key: str) -> str:
-    """`_staging/<audience>/<date>/` (`_staging/adhoc_export/<name>/<date>/` for ad-hoc runs) for a
-    staged file; a stray file is its own area."""
-    parts = key.split("/")
-    for index, part in enumerate(parts[:-1]):
-        if index >= 2 and _DATE_SEGMENT.match(part):
-            return "/".join(parts[: index + 1]) + "/"
-    return key
-
-
-def sweep_staging(
-    storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE, *, dry_run: bool = False
-) -> list[str]:
-    """Removes the staging areas whose newest file is older than `max_age`: a successful run removes
-    its own, so these were left by failed runs. Returns the areas removed (`<audience>/<date>`);
-    `dry_run`: the same areas, nothing removed."""
-    newest: dict[str, datetime | None] = {}
-    for info in storage.list(f"{STAGING_ROOT}/"):
-        area = _staging_area(info.key)
-        moments = [m for m in (newest.get(area), info.last_modified) if m is not None]
-        newest[area] = max(moments) if moments else None
-    removed = []
-    for area, moment in sorted(newest.items()):
-        if moment is not None and now - moment < max_age:
-            continue
-        if dry_run:
-            pass  # the same selection, nothing removed
-        elif area.endswith("/"):
-            storage.delete_prefix(area)
-        else:
-            storage.delete(area)
-        removed.append(area.removeprefix(f"{STAGING_ROOT}/").rstrip("/"))
-    return removed
-
-
-def sweep_abandoned_writes(storage: Storage, now: datetime, max_age: timedelta = STAGING_MAX_AGE, *,
-                           dry_run: bool = False) -> int:
-    """Removes what writers killed mid-write left behind, older than `max_age`: temporary files of a
-    local folder, multipart uploads on S3 (whose endpoint died before they could abort, the parts
-    lingering unseen and billed). Both hold customer rows. `dry_run`: counts them, removes nothing."""
-    return storage.remove_abandoned_writes(now - max_age, dry_run=dry_run)
 
 
 def sweep_scratch(tmp_dir: str | None, now: datetime, max_age: timedelta = STAGING_MAX_AGE, *,
@@ -186,8 +138,8 @@ def stale_audiences(store: ExportStore, audiences: Iterable[Audience], now: date
         days = audience.staleness_days
         if days is None:
             continue
-        newest = store.registry.list(audience=audience.name, limit=1)
-        last = newest[0].created_at if newest else None
+        newest = store.last_export(audience.name)
+        last = newest.created_at if newest else None
         if last is None or now - last > timedelta(days=days):
-            stale.append(StaleAudience(audience.name, last, days, newest[0].rows if newest else None))
+            stale.append(StaleAudience(audience.name, last, days, newest.rows if newest else None))
     return stale

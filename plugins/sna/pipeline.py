@@ -174,7 +174,7 @@ def resumable(needs: type[Handoff], recovered: Callable[[ExportEntry], Any]) -> 
         def run(self: ExportPipeline, job: ExportJob) -> Any:
             staging = self.staging(job)
             if not staging.exists(needs.document):
-                recorded = self.store.registry.find_by_run_key(job.run_key)
+                recorded = self.store.find_run(job.run_key)
                 if recorded is None:
                     raise NotFoundError(f"run {job.run_key}: nothing staged by "
                                         f"{needs.document.removesuffix('.json')} (it must run first)")
@@ -536,7 +536,7 @@ class ExportPipeline:
 
         now = datetime.now(UTC)
         a = job.audience
-        self.store.registry.dry_runs.record(DryRun(
+        self.store.record_dry_run(DryRun(
             id=new_export_id(now), run_key=job.run_key, audience=job.audience_id, platform=a.platform,
             hashing=a.hashing, filters=a.applied_filters(), reference_date=job.reference_date, created_at=now,
             scanned=stats.scanned, rows=stats.exported, excluded=dict(stats.excluded),
@@ -547,7 +547,7 @@ class ExportPipeline:
 
     def deliver(self, job: ExportJob, *, dry_run: bool = False, validate_only: bool = False) -> DeliveryReport:
         """The run's recorded export to its platform, sending only what changed (`sna.delivery.sync`)."""
-        entry = self.store.registry.find_by_run_key(job.run_key)
+        entry = self.store.find_run(job.run_key)
         if entry is None:
             raise NotFoundError(f"run {job.run_key}: nothing recorded to deliver (record must run first)")
         return self.deliver_entry(entry, job.audience, dry_run=dry_run, validate_only=validate_only)
@@ -575,8 +575,7 @@ class ExportPipeline:
         records = not validate_only
         try:
             if records:
-                self.store.registry.set_delivery(entry.id, Delivery(status="pending", destination=destination,
-                                                                   mode=mode))
+                self.store.set_delivery(entry.id, Delivery(status="pending", destination=destination, mode=mode))
             report = deliver_members(members, entry.audience, sets, destination=destination, client=client,
                                      mode=mode, validate_only=validate_only)
         except SnaError as error:
@@ -586,7 +585,7 @@ class ExportPipeline:
         finally:
             client.close()
         if records:
-            self.store.registry.set_delivery(entry.id, Delivery(
+            self.store.set_delivery(entry.id, Delivery(
                 status=report.status, mode=report.mode, destination=report.destination,
                 delivered_at=report.delivered_at, added=report.added, removed=report.removed,
                 invalid=report.invalid, requests=report.requests))
@@ -604,7 +603,7 @@ class ExportPipeline:
 
     def _record_failed_delivery(self, entry: ExportEntry, destination: str, mode: str, error: SnaError) -> None:
         try:
-            self.store.registry.set_delivery(entry.id, Delivery(status="failed", destination=destination, mode=mode))
+            self.store.set_delivery(entry.id, Delivery(status="failed", destination=destination, mode=mode))
         except SnaError:
             pass  # the registry is down too: the entry still says pending, and the error that matters propagates
 
@@ -654,7 +653,7 @@ class ExportPipeline:
                 return
             published = PublishedFile.from_json(staging.get_json(PublishedFile.document))
             try:
-                recorded = self.store.registry.get(published.export_id) is not None
+                recorded = self.store.find(published.export_id) is not None
             except SnaError:
                 recorded = False  # the registry is unreachable: an orphan file is the worse outcome
             if not recorded:

@@ -150,8 +150,13 @@ class Runtime:
         if connection is None or self.explicit_source:
             return self.source_engine
         if connection not in self._named_sources:
-            self._named_sources[connection] = self.open_source(self.source_url_of(connection), connection)
+            self._named_sources[connection] = self.open_named_source(connection)
         return self._named_sources[connection]
+
+    def open_named_source(self, connection: str) -> Engine:
+        """The engine of a named shop, opened once per runtime (`source_for` keeps it); the Airflow
+        layer opens it from the connection it looks up once."""
+        return self.open_source(self.source_url_of(connection), connection)
 
     @cached_property
     def storage(self) -> Storage:

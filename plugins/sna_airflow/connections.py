@@ -167,9 +167,10 @@ class AirflowRuntime(Runtime):
             raise ConfigError(f"source.connection {connection}: no Airflow connection {connection} is defined")
         return conn
 
-    def source_url_of(self, connection: str) -> URL:
-        """A named shop is the Airflow connection of that id (`source.connection` of the audience)."""
-        return sqlalchemy_url(self._shop_connection(connection))
+    def open_named_source(self, connection: str) -> Engine:
+        """A named shop is the Airflow connection of that id (`source.connection` of the audience),
+        looked up once and opened through its hook."""
+        return shop_engine(self._shop_connection(connection))
 
     def open_source(self, url: str | URL, connection: str | None) -> Engine:
         """A shop defined by an Airflow connection is opened through its hook; the default shop

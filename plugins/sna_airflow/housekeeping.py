@@ -52,7 +52,7 @@ def expire_exports(**context: Any) -> dict[str, Any]:
     with airflow_runtime() as runtime:
         store = runtime.store()
         plan = retention_plan(
-            config.audiences, store.registry.audiences(), config_complete=not config.problems,
+            config.audiences, store.audiences(), config_complete=not config.problems,
             default_days=int(setting(context["params"], "default_retention_days")),
         )
         for name, why in plan.kept.items():
@@ -65,13 +65,13 @@ def expire_exports(**context: Any) -> dict[str, Any]:
 @task(task_id="sweep_staging", multiple_outputs=False)
 def sweep_staging(**context: Any) -> dict[str, Any]:
     """Removes what failed runs left under the staging prefix (customer data must not linger)."""
-    from sna.housekeeping import sweep_abandoned_writes, sweep_scratch
-    from sna.housekeeping import sweep_staging as sweep
+    from sna.housekeeping import sweep_scratch
 
     max_age = timedelta(hours=int(setting(context["params"], "staging_max_age_hours")))
     with airflow_runtime() as runtime:
-        removed = sweep(runtime.storage, datetime.now(UTC), max_age)
-        aborted = sweep_abandoned_writes(runtime.storage, datetime.now(UTC), max_age)
+        store = runtime.store()
+        removed = store.sweep_staging(datetime.now(UTC), max_age)
+        aborted = store.sweep_abandoned_writes(datetime.now(UTC), max_age)
         scratch = sweep_scratch(runtime.settings.tmp_dir, datetime.now(UTC), max_age)
     log.info("%d stale staging area(s) removed, %d abandoned write(s) removed, %d scratch folder(s) of this "
              "worker removed", len(removed), aborted, len(scratch))

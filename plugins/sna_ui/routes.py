@@ -31,7 +31,6 @@ from sna.locks import RunInProgressError
 from sna.registry import ExportEntry
 from sna.registry.access import Actor
 from sna_ui import auth, charts, present
-from sna_ui.listing import exports_page
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -114,7 +113,7 @@ DRY_RUNS_SHOWN = 10
 def _dry_rows(request: Request, store: ExportStore, *, audiences: set[str] | None, platform: str | None = None
               ) -> list[dict]:
     """The latest dry runs of `audiences` (None: every audience), as table rows (counts only)."""
-    found = store.registry.dry_runs.list(audiences=audiences, platform=platform, limit=DRY_RUNS_SHOWN)
+    found = store.dry_runs(audiences=audiences, platform=platform, limit=DRY_RUNS_SHOWN)
     return [{
         "entry": d, "adhoc_name": present.adhoc_name(d.audience), "dag_id": present.dag_id_of(d.audience),
         "overrides": present.overrides(d, _definitions(request).get(d.audience)),
@@ -144,7 +143,7 @@ def _access_log(store: ExportStore, user: BaseUser, audience: str | None) -> lis
     """The latest access-log rows of the audiences whose exports the user may delete (the delete
     button's question, `auth.allowed_actions`), `audience` alone when the list is filtered; None when
     the user may delete none: the section is not shown at all."""
-    known = set(store.access.audiences()) | set(store.registry.audiences())
+    known = set(store.access.audiences()) | set(store.audiences())
     if audience is not None:
         known &= {audience}
     actions = auth.allowed_actions(user, {present.dag_id_of(name) for name in known})
@@ -166,7 +165,7 @@ def index(
 ) -> HTMLResponse:
     """Exports of the audiences the user may read, newest first, one page at a time."""
     store = _store(request)
-    known = sorted(set(store.registry.audiences()) | set(store.registry.dry_runs.audiences()))
+    known = store.known_audiences()
     readable = auth.readable_audiences(user, known)
     audience = audience or None
     platform = platform if platform in present.PLATFORM_LABELS else None
@@ -174,9 +173,7 @@ def index(
         scope: set[str] | None = {audience} & readable
     else:
         scope = None if readable == set(known) else readable
-    entries, total = exports_page(
-        store.registry, audiences=scope, platform=platform, limit=per_page, offset=(page - 1) * per_page
-    )
+    entries, total = store.page(audiences=scope, platform=platform, limit=per_page, offset=(page - 1) * per_page)
     dry_scope = scope if audience is None else ({audience} & readable)
     return render(
         request, "index.html",
@@ -205,12 +202,12 @@ def audience_page(
     `sna_adhoc_export`: the ad-hoc exports, all of them or those of one export `name`."""
     store = _store(request)
     if dag_id == present.ADHOC_DAG_ID:
-        known = set(store.registry.audiences()) | set(store.registry.dry_runs.audiences())
+        known = store.known_audiences()
         scope = {present.ADHOC_PREFIX + name} if name else {a for a in known if present.adhoc_name(a) is not None}
         title = f"{name} (ad hoc)" if name else "Ad-hoc exports"
     else:
         scope, title = {_audience(dag_id)}, _audience(dag_id)
-    latest = store.registry.list(audiences=scope, limit=HISTORY_LENGTH) if scope else []
+    latest = store.list(audiences=scope, limit=HISTORY_LENGTH) if scope else []
     dry_runs = _dry_rows(request, store, audiences=scope) if scope else []
     if not latest and not dry_runs:
         raise NotFoundError(f"{title} has no export")
@@ -238,7 +235,7 @@ def export_page(request: Request, user: GetUserDep, dag_id: str, export_id: str)
     return render(
         request, "export.html",
         row=row, dag_id=dag_id, chart=charts.reason_bars(entry.excluded),
-        presigned=store.storage.url.startswith("s3://"), csrf=auth.csrf_token(user),
+        presigned=store.links_presigned, csrf=auth.csrf_token(user),
     )
 
 
@@ -256,9 +253,8 @@ def download(
     store = _store(request, user)
     entry = _entry(store, dag_id, export_id)
     if link:
-        url = store.storage.presigned_url(entry.file_key)  # at most MAX_PRESIGNED_SECONDS
+        url = store.presigned_link(entry)  # at most MAX_PRESIGNED_SECONDS, logged as a download
         if url:
-            store.log_access("download", entry, "presigned link")
             return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
     file_name, opener = store.open(entry.id)
     stack = ExitStack()

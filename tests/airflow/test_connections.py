@@ -129,3 +129,27 @@ def test_a_shop_connection_asking_for_tls_is_never_read_by_connectorx(
     finally:
         runtime.close()
     assert target.url is None and "ssl" in target.reason
+
+
+def test_a_named_shop_connection_is_looked_up_once_and_opened_from_that_lookup(
+        sna_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from sna_airflow import connections
+
+    shop = tmp_path / "shop_b.db"
+    shop.touch()
+    monkeypatch.setenv("AIRFLOW_CONN_SHOP_B", json.dumps({"conn_type": "sqlite", "host": str(shop)}))
+    looked_up: list[str] = []
+    real = connections.optional_connection
+    monkeypatch.setattr(connections, "optional_connection",
+                        lambda conn_id: looked_up.append(conn_id) or real(conn_id))
+    runtime = connections.build_runtime()
+    looked_up.clear()
+    try:
+        engine = runtime.source_for("shop_b")
+        assert looked_up == ["shop_b"], "one lookup of the named connection per opening"
+        assert engine.url.database == str(shop)
+        assert runtime.source_for("shop_b") is engine and looked_up == ["shop_b"]
+        with pytest.raises(ConfigError, match="no Airflow connection shop_c is defined"):
+            runtime.source_for("shop_c")
+    finally:
+        runtime.close()

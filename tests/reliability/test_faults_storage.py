@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sna.audience import Audience
 from sna.errors import StorageError
 from sna.exports import ExportStore
-from sna.housekeeping import sweep_abandoned_writes, sweep_staging
 from sna.pipeline import ExportJob, ExportPipeline
 from sna.registry import Registry
 from sna.storage import open_storage
@@ -67,9 +66,9 @@ def test_s3_dies_in_the_middle_of_a_multipart_upload(stage: str, key_suffix: str
     assert left_uploads == 1, "the dead server could not be told to abort"
 
     later = datetime.now(UTC) + timedelta(hours=25)
-    assert sweep_abandoned_writes(store.storage, datetime.now(UTC)) == 0, "a young upload may be a live run's"
-    assert sweep_abandoned_writes(store.storage, later) == 1
-    sweep_staging(store.storage, later)
+    assert store.sweep_abandoned_writes(datetime.now(UTC)) == 0, "a young upload may be a live run's"
+    assert store.sweep_abandoned_writes(later) == 1
+    store.sweep_staging(later)
     figures = assert_consistent(store, pipeline.locks, (job.run_key,))
 
     report = pipeline.run(job)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from sna.audience import load_audience
 from sna.exports import ExportStore
-from sna.housekeeping import reconcile, sweep_abandoned_writes, sweep_staging
+from sna.housekeeping import reconcile
 from sna.pipeline import ExportJob, ExportPipeline
 from sna.registry import Registry
 from sna.storage import open_storage
@@ -78,8 +78,8 @@ def test_a_worker_killed_between_upload_and_record_is_repaired(repair: str, demo
         later = datetime.now(UTC) + timedelta(hours=25)
         found = reconcile(store, repair=True, now=later)
         assert found["files_without_entry"] == published
-        assert sweep_staging(store.storage, later) == [job.run_key]
-        sweep_abandoned_writes(store.storage, later)
+        assert store.sweep_staging(later) == [job.run_key]
+        store.sweep_abandoned_writes(later)
         assert_consistent(store)
         assert not store.storage.exists(published[0])
 

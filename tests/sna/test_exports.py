@@ -271,3 +271,62 @@ def test_the_access_log_is_kept_as_long_as_the_exports(store: ExportStore, stora
     events = store.access.list()
     assert [(e.action, e.export_id) for e in events] == [("delete", entry.id), ("download", entry.id)], \
         "a row older than the audience's retention is gone, the recent ones stay"
+
+
+def test_the_reads_the_pages_and_housekeeping_ask_for(store: ExportStore, storage: Storage) -> None:
+    from sna.registry import Delivery
+    from sna.registry.dry_runs import DryRun
+
+    last = store.commit(stored_entry(storage, 1, run_key="vip/a"))
+    newest_date = store.commit(stored_entry(storage, 2, run_key="vip/b", reference_date=date(2024, 6, 20)))
+    meta = store.commit(stored_entry(storage, 3, audience="other", run_key="other/a", platform="meta"))
+    dry = DryRun(id="dry-1", run_key="dry_only/2024-06-01", audience="dry_only", platform="google",
+                 hashing="none", filters={}, reference_date=date(2024, 6, 1), created_at=NOW, scanned=5, rows=3)
+    store.record_dry_run(dry)
+    store.record_dry_run(replace(dry, id="dry-2", rows=4))  # the same run key: replaces the first
+
+    assert store.audiences() == ["other", "vip"]
+    assert store.known_audiences() == ["dry_only", "other", "vip"]
+    assert [d.id for d in store.dry_runs()] == ["dry-2"]
+    assert store.dry_runs(audiences={"vip"}) == [] and store.dry_runs(audiences=set()) == []
+    assert store.dry_runs(audiences={"dry_only"}, platform="meta") == []
+    assert store.page(audiences={"vip"}, platform=None, limit=1, offset=1) == ([newest_date], 2)
+    assert store.page(audiences=None, platform="meta", limit=10, offset=0) == ([meta], 1)
+    assert store.page(audiences=set(), platform=None, limit=10, offset=0) == ([], 0), "may read none: none"
+    assert store.last_export("vip") == last, "created last, whatever its reference date"
+    assert store.newest("vip", "google") == newest_date
+    assert store.last_export("never") is None
+    assert store.find_run("vip/b") == newest_date and store.find_run("vip/zzz") is None
+    assert store.find(last.id) == last and store.find("exp-9999") is None
+
+    assert store.set_delivery(last.id, Delivery(status="delivered", destination="list-1", added=1))
+    assert store.get(last.id).delivery.status == "delivered"
+    assert not store.set_delivery("exp-9999", Delivery(status="failed"))
+
+
+def test_a_presigned_link_on_s3_is_logged_as_a_download_and_a_folder_has_none(
+    store: ExportStore, storage: Storage
+) -> None:
+    entry = store.commit(stored_entry(storage, 1))
+
+    link = store.presigned_link(entry)
+
+    events = [(e.action, e.export_id, e.detail) for e in store.access.list()]
+    if storage.url.startswith("s3://"):
+        assert store.links_presigned and link is not None and link.startswith(("http://", "https://"))
+        assert events == [("download", entry.id, "presigned link")]
+    else:
+        assert not store.links_presigned and link is None
+        assert events == [], "no link handed out: nothing downloaded"
+
+
+def test_a_registry_without_its_tables_is_one_line_naming_it(tmp_path: Path) -> None:
+    empty = Registry(f"sqlite:///{tmp_path / 'empty.db'}")
+    store = ExportStore(open_storage((tmp_path / "files").as_uri()), empty)
+    try:
+        with pytest.raises(NotFoundError, match=r"empty\.db: no export was recorded there yet \(no table sna_exports"):
+            store.require_entries_table()
+        empty.ensure_schema()
+        store.require_entries_table()
+    finally:
+        empty.dispose()

@@ -10,8 +10,24 @@ from pathlib import Path
 import pytest
 
 from sna.audience import Audience
-from sna.housekeeping import retention_plan, summary, sweep_abandoned_writes, sweep_staging
+from sna.exports import ExportStore
+from sna.housekeeping import retention_plan, summary
+from sna.registry import Registry
 from sna.storage import LocalStorage
+
+
+@pytest.fixture
+def store_on(tmp_path_factory: pytest.TempPathFactory):
+    """An ExportStore on a given storage, its registry kept outside that storage's folder."""
+    registries: list[Registry] = []
+
+    def make(storage: LocalStorage) -> ExportStore:
+        registries.append(Registry(f"sqlite:///{tmp_path_factory.mktemp('registry') / 'registry.db'}"))
+        return ExportStore(storage, registries[-1])
+
+    yield make
+    for registry in registries:
+        registry.dispose()
 
 
 def put(storage: LocalStorage, root: Path, key: str, age: timedelta) -> None:
@@ -21,7 +37,7 @@ def put(storage: LocalStorage, root: Path, key: str, age: timedelta) -> None:
     os.utime(root / key, (moment, moment))
 
 
-def test_staging_is_swept_per_run_when_its_newest_file_is_old(tmp_path: Path) -> None:
+def test_staging_is_swept_per_run_when_its_newest_file_is_old(tmp_path: Path, store_on) -> None:
     storage = LocalStorage(tmp_path)
     put(storage, tmp_path, "_staging/a/2026-01-01/extract.parquet", timedelta(days=3))
     put(storage, tmp_path, "_staging/a/2026-01-01/keep.npy", timedelta(days=2))
@@ -30,7 +46,7 @@ def test_staging_is_swept_per_run_when_its_newest_file_is_old(tmp_path: Path) ->
     put(storage, tmp_path, "_staging/stray.json", timedelta(days=5))
     put(storage, tmp_path, "a/google/a_google_2026-01-01.csv", timedelta(days=30))  # exports are not staging
 
-    removed = sweep_staging(storage, datetime.now(UTC), max_age=timedelta(hours=24))
+    removed = store_on(storage).sweep_staging(datetime.now(UTC), max_age=timedelta(hours=24))
 
     assert removed == ["a/2026-01-01", "stray.json"]
     assert sorted(info.key for info in storage.list()) == [
@@ -65,10 +81,10 @@ def test_a_storage_folder_holding_the_registry_or_the_shop_is_refused(tmp_path) 
                                    f"sqlite:///{tmp_path / 'registry.db'}"))
 
 
-def test_crash_leftovers_with_customer_data_are_swept_after_the_grace_period(tmp_path) -> None:
+def test_crash_leftovers_with_customer_data_are_swept_after_the_grace_period(tmp_path, store_on) -> None:
     """A writer SIGKILLed mid-write leaves `.<name>.tmp-*` (hidden from `list`) and a scratch folder
     `sna-*` in tmp_dir: both hold rows, both are removed once older than the grace period."""
-    from sna.housekeeping import sweep_abandoned_writes, sweep_scratch
+    from sna.housekeeping import sweep_scratch
 
     storage = LocalStorage(tmp_path / "exports")
     folder = tmp_path / "exports" / "vip" / "google"
@@ -88,23 +104,24 @@ def test_crash_leftovers_with_customer_data_are_swept_after_the_grace_period(tmp
     for path in (old_temp, old_scratch / "extract.parquet", old_scratch):
         os.utime(path, (two_days_ago, two_days_ago))
 
-    assert sweep_abandoned_writes(storage, now) == 1
+    assert store_on(storage).sweep_abandoned_writes(now) == 1
     assert sweep_scratch(str(scratch), now) == ["sna-old1"]
 
     assert not old_temp.exists() and young_temp.exists()
     assert not old_scratch.exists() and young_scratch.exists() and (scratch / "other-tool").exists()
 
 
-def test_a_dry_run_sweep_reports_the_same_areas_and_removes_nothing(tmp_path: Path) -> None:
+def test_a_dry_run_sweep_reports_the_same_areas_and_removes_nothing(tmp_path: Path, store_on) -> None:
     storage = LocalStorage(tmp_path)
+    store = store_on(storage)
     put(storage, tmp_path, "_staging/a/2026-01-01/extract.parquet", timedelta(days=3))
     put(storage, tmp_path, "_staging/b/2026-01-02/validate.json", timedelta(minutes=10))
     before = sorted(info.key for info in storage.list())
 
-    assert sweep_staging(storage, datetime.now(UTC), dry_run=True) == ["a/2026-01-01"]
+    assert store.sweep_staging(datetime.now(UTC), dry_run=True) == ["a/2026-01-01"]
     assert sorted(info.key for info in storage.list()) == before
-    assert sweep_abandoned_writes(storage, datetime.now(UTC), dry_run=True) == 0  # a folder has no uploads
-    assert sweep_staging(storage, datetime.now(UTC)) == ["a/2026-01-01"]
+    assert store.sweep_abandoned_writes(datetime.now(UTC), dry_run=True) == 0  # a folder has no uploads
+    assert store.sweep_staging(datetime.now(UTC)) == ["a/2026-01-01"]
 
 
 def test_summary_says_what_a_dry_run_would_do() -> None:
@@ -119,9 +136,7 @@ def test_summary_says_what_a_dry_run_would_do() -> None:
 
 
 def test_stale_audiences_are_those_whose_newest_export_is_older_than_promised(tmp_path) -> None:
-    from sna.exports import ExportStore
     from sna.housekeeping import stale_audiences
-    from sna.registry import Registry
     from tests.sna.test_exports import stored_entry
 
     registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
