@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, chain, task
+from airflow.sdk import Asset, chain, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from sna.errors import PermanentError
@@ -100,7 +100,7 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
           **partition_limits())
     def partition(descriptor: dict[str, Any], **context: Any) -> dict[str, Any] | None:
         """One partition read, selected and rendered to its part (a dry run: counts only)."""
-        context["partition_label"] = partition_label(descriptor)
+        get_current_context()["partition_label"] = partition_label(descriptor)  # the map index's name
         with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
             summary = pipeline.export_partition(job, int(descriptor["index"]), render=not is_dry_run(context))
         return summary.to_json() if summary is not None else None
