@@ -64,7 +64,7 @@ def return_values(dag_run) -> dict[str, object]:
 
 
 def print_summary(dag_run, results: dict[str, object]) -> None:
-    report = results.get("record") or results.get("validate") or {}
+    report = results.get("record") or results.get("join") or {}
     print(f"\nDAG run {dag_run.dag_id} / {dag_run.run_id}: {dag_run.state}")
     if report.get("file"):
         print(f"file:    {report['file']}")

@@ -1,7 +1,8 @@
 """What each stage of an export hands the next: typed, frozen, counts and references only.
 
-The same objects are the staging documents (`extract.json`, `validate.json`, `render.json`,
-`publish.json`) and, through `to_json`, the DAG tasks' return values (XCom): never customer data.
+The same objects are the staging documents (`plan.json`, `parts/part-<n>.json`, `validate.json`,
+`render.json`, `publish.json`; `extract.json` for the single-process stages) and, through `to_json`,
+the DAG tasks' return values (XCom): never customer data.
 Each one also knows how to stand for itself from the recorded export (`of_entry`), for a stage
 rerun after the run already finished (see `ExportPipeline._stage_input`).
 """
@@ -120,3 +121,58 @@ class PublishedFile(Handoff):
 
     def fill_rates(self, rows: int) -> dict[str, float]:
         return RenderedFile(rows=rows, size=self.size, sha256=self.sha256, filled=self.filled).fill_rates()
+
+
+@dataclass(frozen=True)
+class PartitionPlan(Handoff):
+    """What `plan` decided: the audience's groups as this shop's ids, and the partitions of customer
+    ids (index, first id, last id; None: open on that side) that the mapped tasks read."""
+
+    document: ClassVar[str] = "plan.json"
+    counted: int
+    partitions: tuple[tuple[int, int | None, int | None], ...]
+    default_group_ids: tuple[int, ...] | None = None
+    groups_any_ids: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "partitions", tuple(
+            (int(index), None if first is None else int(first), None if last is None else int(last))
+            for index, first, last in self.partitions))
+        for name in ("default_group_ids", "groups_any_ids"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(int(i) for i in getattr(self, name)))
+
+    def descriptors(self) -> list[dict[str, Any]]:
+        """One small document per partition, what each mapped task receives: its id range and the
+        staging names of its part, never rows."""
+        return [{"index": index, "first_id": first, "last_id": last, "staged": PartSummary.stem(index)}
+                for index, first, last in self.partitions]
+
+
+@dataclass(frozen=True)
+class PartSummary(Handoff):
+    """What one partition's task staged: its counts (the part's CSV and ranking facts are files
+    beside this document, `parts/part-<n>.*`)."""
+
+    document: ClassVar[str] = "parts/part-<index>.json"  # one per partition: `document_of`
+    index: int
+    scanned: int
+    candidates: int
+    excluded: Mapping[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    used_reader: str | None = None
+    rendered: bool = True
+    """False for a dry run's partition: counts and ranking facts only, no part of the file."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "excluded", {str(k): int(v) for k, v in sorted(self.excluded.items())})
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+
+    @staticmethod
+    def stem(index: int) -> str:
+        """The staging names of partition `index` without their suffix (`.json`, `.npz`, `.csv`)."""
+        return f"parts/part-{index:06d}"
+
+    @classmethod
+    def document_of(cls, index: int) -> str:
+        return f"{cls.stem(index)}.json"

@@ -132,6 +132,11 @@ class RunLocks:
                 with _ACTIVE_LOCK:
                     _ACTIVE_OWNERS.add(holder.owner)
                 return lease
+            winner = self.current(run_key)
+            if winner is not None and winner.owner == holder.owner:  # a task of the same run renewed it at
+                with _ACTIVE_LOCK:                                   # the same moment (mapped partitions)
+                    _ACTIVE_OWNERS.add(holder.owner)
+                return winner
         raise RunInProgressError(f"run {run_key} is already in progress (another runner won the lease)")
 
     @staticmethod

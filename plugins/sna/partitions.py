@@ -87,7 +87,9 @@ class PartitionWork:
     reader: str
     chunk_size: int
     groups_any_ids: tuple[int, ...] | None
-    reference: ShopReference
+    reference: ShopReference | None
+    """The shop's small tables, read once for every partition of a run in one process (None: each
+    partition reads them, as a DAG's partition tasks do)."""
     selector: Selector
     folder: Path | None
     """Where the parts are written; None: select only, nothing written (a preview)."""
@@ -166,8 +168,9 @@ def run_partition(work: PartitionWork, partition: Partition, advance: Callable[[
             stream.close()
     if members is not None:
         members.close(members_frame(profile.platform, _no_rows(work), with_value=work.with_value))
-    empty = ranking_facts(selector.select(empty_raw_frame()).candidates)
-    result.facts = np.concatenate(facts) if facts else empty
+    # a partition with no chunk at all still hands back facts of the right shape (selecting nothing
+    # costs as much as a small chunk: only then)
+    result.facts = np.concatenate(facts) if facts else ranking_facts(selector.select(empty_raw_frame()).candidates)
     if work.folder is not None:
         columns = len(profile.file_header(with_value=work.with_value))
         result.lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
@@ -296,10 +299,12 @@ class JoinedFile:
     members: Path | None
 
 
-def join_parts(work: PartitionWork, results: Sequence[PartResult], keeps: Sequence[np.ndarray], output: Path
-               ) -> JoinedFile:
+def join_parts(work: PartitionWork, results: Sequence[PartResult], keeps: Sequence[np.ndarray], output: Path,
+               fetch: Callable[[Partition], None] | None = None) -> JoinedFile:
     """The parts in order under one header, each without its losers; each part is deleted once
-    copied. With members, the parts' members the same way (`members.parquet` beside the output)."""
+    copied. With members, the parts' members the same way (`members.parquet` beside the output).
+    `fetch` brings a part into the work's folder just before its turn (a DAG's parts are staged), so
+    that at most one part is on disk beside the file."""
     profile = work.selector.profile
     columns = profile.file_header(with_value=work.with_value)
     filled = np.zeros(len(columns), dtype=np.int64)
@@ -309,6 +314,8 @@ def join_parts(work: PartitionWork, results: Sequence[PartResult], keeps: Sequen
         out.write(header_line(columns))
         for result, keep in zip(results, keeps, strict=True):
             check_control_characters(profile, columns, result.control[keep])
+            if fetch is not None:
+                fetch(result.partition)
             part = work.csv_part(result.partition)
             data = np.fromfile(part, dtype=np.uint8)
             out.write(data.tobytes() if keep.all() else data[np.repeat(keep, result.lengths)].tobytes())

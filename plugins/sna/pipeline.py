@@ -36,7 +36,15 @@ from sna.delivery.sync import DeliveryReport, MemberSets, deliver_members, expor
 from sna.errors import DataContractError, NotFoundError, PermanentError, SnaError, StorageError
 from sna.exports import ExportStore, member_set_key
 from sna.filters import FilterPlan, SuppressionList
-from sna.handoffs import ExtractFacts, Handoff, PublishedFile, RenderedFile, SelectionStats
+from sna.handoffs import (
+    ExtractFacts,
+    Handoff,
+    PartitionPlan,
+    PartSummary,
+    PublishedFile,
+    RenderedFile,
+    SelectionStats,
+)
 from sna.locks import Holder, RunInProgressError, RunLocks
 from sna.normalize import Profile, profile_for
 from sna.partitions import (
@@ -46,6 +54,7 @@ from sna.partitions import (
     join_parts,
     keep_masks,
     plan_partitions,
+    run_partition,
     run_partitions,
     warm_up_pool,
 )
@@ -53,7 +62,8 @@ from sna.registry import Delivery, ExportEntry, new_export_id
 from sna.render import CsvRenderer
 from sna.selection import RANKING_COLUMNS, Deduplicator, Selector
 from sna.settings import project_path
-from sna.source.extract import ShopReader, empty_raw_frame
+from sna.source.assemble import ShopReference
+from sna.source.extract import ResolvedFilters, ShopReader, empty_raw_frame
 from sna.staging import FrameWriter, Staging, read_frames
 
 ADHOC_NAMESPACE = "adhoc_export"
@@ -171,7 +181,7 @@ def resumable(needs: type[Handoff], recovered: Callable[[ExportEntry], Any]) -> 
 
     def wrap(stage: Callable) -> Callable:
         @functools.wraps(stage)
-        def run(self: ExportPipeline, job: ExportJob) -> Any:
+        def run(self: ExportPipeline, job: ExportJob, *args: Any, **kwargs: Any) -> Any:
             staging = self.staging(job)
             if not staging.exists(needs.document):
                 recorded = self.store.find_run(job.run_key)
@@ -179,7 +189,7 @@ def resumable(needs: type[Handoff], recovered: Callable[[ExportEntry], Any]) -> 
                     raise NotFoundError(f"run {job.run_key}: nothing staged by "
                                         f"{needs.document.removesuffix('.json')} (it must run first)")
                 return recovered(recorded)
-            return stage(self, job, staging, needs.from_json(staging.get_json(needs.document)))
+            return stage(self, job, staging, needs.from_json(staging.get_json(needs.document)), *args, **kwargs)
         return run
     return wrap
 
@@ -351,25 +361,42 @@ class ExportPipeline:
         partitions, each read, selected and (with a folder) rendered to a part, in the pool; then
         the duplicates across partitions."""
         reader = self._reader(job)
-        filters = job.audience.filters
-        resolved = reader.resolve_filters(filters.default_groups, filters.groups_any)
-        if job.audience.source.include_subscribers:
-            # subscribers follow every customer (the account wins over a subscription): one partition
-            partitions, counted = [Partition(0, None, None)], reader.id_span()[2]  # the partition's reader
-            # looks for the subscriber table itself (and warns, once, when it is absent)
-        else:
-            partitions, counted = plan_partitions(reader, self.partition_size)
+        resolved = self._resolve(job, reader)
+        partitions, counted = self._plan(job, reader)
         if self.workers > 1 and len(partitions) > 1:
             warm_up_pool()  # a shop of one partition runs in this process: no fork server for it
-        work = PartitionWork(
-            engine=reader.engine, source=job.audience.source, reader=self.source_reader, chunk_size=self.chunk_size,
-            groups_any_ids=resolved.groups_any_ids, reference=reader.reference(resolved.groups_any_ids),
-            selector=self._selector(job, resolved.default_group_ids), folder=folder, hashing=job.audience.hashing,
-            members=job.audience.delivery is not None,
-        )
+        work = self._work(job, reader.engine, resolved.default_group_ids, resolved.groups_any_ids, folder,
+                          reference=reader.reference(resolved.groups_any_ids))
         self.progress.start(label, counted if self._wants_total() else None)
         results = list(run_partitions(work, partitions, self.workers, self.progress.advance))
         self.progress.finish()
+        keeps, stats = self._tally(job, results)
+        return work, results, keeps, stats
+
+    @staticmethod
+    def _resolve(job: ExportJob, reader: ShopReader) -> ResolvedFilters:
+        filters = job.audience.filters
+        return reader.resolve_filters(filters.default_groups, filters.groups_any)
+
+    def _plan(self, job: ExportJob, reader: ShopReader) -> tuple[list[Partition], int]:
+        if job.audience.source.include_subscribers:
+            # subscribers follow every customer (the account wins over a subscription): one partition,
+            # whose reader looks for the subscriber table itself (and warns, once, when it is absent)
+            return [Partition(0, None, None)], reader.id_span()[2]
+        return plan_partitions(reader, self.partition_size)
+
+    def _work(self, job: ExportJob, engine: Engine, default_group_ids: Iterable[int] | None,
+              groups_any_ids: Iterable[int] | None, folder: Path | None, *,
+              reference: ShopReference | None = None) -> PartitionWork:
+        return PartitionWork(
+            engine=engine, source=job.audience.source, reader=self.source_reader, chunk_size=self.chunk_size,
+            groups_any_ids=tuple(groups_any_ids) if groups_any_ids is not None else None, reference=reference,
+            selector=self._selector(job, default_group_ids), folder=folder, hashing=job.audience.hashing,
+            members=job.audience.delivery is not None,
+        )
+
+    def _tally(self, job: ExportJob, results: list[PartResult]) -> tuple[list[np.ndarray], SelectionStats]:
+        """The one step across partitions: the duplicates by e-mail, then the run's counts."""
         keeps = keep_masks(results)
         excluded: Counter[str] = Counter()
         for result in results:
@@ -380,7 +407,7 @@ class ExportPipeline:
             excluded["duplicate_email"] += duplicates
         warnings = dict.fromkeys(warning for result in results for warning in result.warnings)
         stats = self._stats(job, sum(result.scanned for result in results), exported, excluded, warnings)
-        return work, results, keeps, stats
+        return keeps, stats
 
     def _produce(self, job: ExportJob, staging: Staging, folder: Path, *, dry_run: bool) -> SelectionStats:
         """Extract, validate and render of `run` without a staged round trip: the joined file (and
@@ -393,7 +420,15 @@ class ExportPipeline:
                 join_parts(work, results, keeps, folder / job.file_name)
             return stats
         staging.put_json(SelectionStats.document, stats.to_json())
-        joined = join_parts(work, results, keeps, folder / job.file_name)
+        self._stage_joined(job, staging, work, results, keeps, stats, folder)
+        return stats
+
+    @staticmethod
+    def _stage_joined(job: ExportJob, staging: Staging, work: PartitionWork, results: list[PartResult],
+                      keeps: list[np.ndarray], stats: SelectionStats, folder: Path,
+                      fetch: Callable[[Partition], None] | None = None) -> RenderedFile:
+        """The parts joined into the file (and the members), staged with the document `publish` reads."""
+        joined = join_parts(work, results, keeps, folder / job.file_name, fetch=fetch)
         if joined.rows != stats.exported:
             raise DataContractError(f"rendered {joined.rows} rows, {stats.exported} were selected")
         written = staging.put(folder / job.file_name, "audience.csv")
@@ -402,7 +437,88 @@ class ExportPipeline:
         rendered = RenderedFile(rows=joined.rows, size=written.size, sha256=written.sha256, staged=written.uri,
                                 filled=joined.filled)
         staging.put_json(RenderedFile.document, rendered.to_json())
+        return rendered
+
+    # -- as mapped tasks (the DAG): plan, one task per partition, join -----------------------
+
+    def plan(self, job: ExportJob) -> PartitionPlan:
+        """The audience's groups resolved in this shop and its partitions, staged (`plan.json`):
+        what every partition task and the join read. Counts and id ranges only."""
+        reader = self._reader(job)
+        resolved = self._resolve(job, reader)
+        partitions, counted = self._plan(job, reader)
+        plan = PartitionPlan(counted=counted, partitions=tuple((p.index, p.first_id, p.last_id) for p in partitions),
+                             default_group_ids=resolved.default_group_ids, groups_any_ids=resolved.groups_any_ids)
+        self.staging(job).put_json(PartitionPlan.document, plan.to_json())
+        return plan
+
+    @resumable(needs=PartitionPlan, recovered=lambda entry: None)
+    def export_partition(self, job: ExportJob, staging: Staging, plan: PartitionPlan, index: int, *,
+                         render: bool = True) -> PartSummary | None:
+        """One partition of the plan read, selected and (`render`) rendered to its part; the part,
+        its ranking facts and its counts staged under `parts/part-<index>`. A rerun replaces them.
+        None when the run was already recorded (a task rerun after success)."""
+        index, first_id, last_id = next(p for p in plan.partitions if p[0] == index)
+        partition = Partition(index, first_id, last_id)
+        stem = PartSummary.stem(index)
+        with staging.local_dir() as folder:
+            work = self._work(job, self.source_for(job.audience), plan.default_group_ids, plan.groups_any_ids,
+                              folder if render else None)
+            result = run_partition(work, partition)
+            arrays = {"facts": result.facts}
+            if render:
+                arrays.update(lengths=result.lengths, control=result.control, filled=result.filled)
+                staging.put(work.csv_part(partition), f"{stem}.csv")
+                if work.members:
+                    staging.put(work.members_part(partition), f"{stem}.members.parquet")
+            np.savez(folder / "arrays.npz", **arrays)
+            staging.put(folder / "arrays.npz", f"{stem}.npz")
+        summary = PartSummary(index=index, scanned=result.scanned, candidates=result.candidates,
+                              excluded=result.excluded, warnings=tuple(result.warnings),
+                              used_reader=result.used_reader, rendered=render)
+        staging.put_json(PartSummary.document_of(index), summary.to_json())
+        return summary
+
+    @resumable(needs=PartitionPlan, recovered=SelectionStats.of_entry)
+    def join(self, job: ExportJob, staging: Staging, plan: PartitionPlan, *, render: bool = True
+             ) -> SelectionStats:
+        """Every partition's ranking facts -> the duplicates across partitions and the run's counts
+        (`validate.json`); with `render`, the parts without their losers joined into the file, in
+        order, under one header (`render.json`), each part fetched from staging when its turn comes."""
+        with staging.local_dir() as folder:
+            results = [self._staged_result(staging, index, first, last, folder, render=render)
+                       for index, first, last in plan.partitions]
+            keeps, stats = self._tally(job, results)
+            staging.put_json(SelectionStats.document, stats.to_json())
+            if render:
+                work = self._work(job, self.source_for(job.audience), plan.default_group_ids, plan.groups_any_ids,
+                                  folder)
+
+                def fetch(partition: Partition) -> None:
+                    stem = PartSummary.stem(partition.index)
+                    staging.get(f"{stem}.csv", work.csv_part(partition))
+                    if work.members:
+                        staging.get(f"{stem}.members.parquet", work.members_part(partition))
+
+                self._stage_joined(job, staging, work, results, keeps, stats, folder, fetch=fetch)
         return stats
+
+    @staticmethod
+    def _staged_result(staging: Staging, index: int, first_id: int | None, last_id: int | None, folder: Path, *,
+                       render: bool) -> PartResult:
+        """A partition task's result, read back from staging (its counts and arrays, not its part)."""
+        document = PartSummary.document_of(index)
+        if not staging.exists(document):
+            raise NotFoundError(f"run staging: partition {index} was not exported (its task must run first)")
+        summary = PartSummary.from_json(staging.get_json(document))
+        if render and not summary.rendered:
+            raise NotFoundError(f"run staging: partition {index} was exported as a dry run (no part of the file)")
+        with np.load(staging.get(f"{PartSummary.stem(index)}.npz", folder / f"part-{index:06d}.npz")) as arrays:
+            loaded = {name: arrays[name] for name in arrays.files}
+        return PartResult(Partition(index, first_id, last_id), scanned=summary.scanned,
+                          excluded=Counter(summary.excluded), facts=loaded["facts"], lengths=loaded.get("lengths"),
+                          control=loaded.get("control"), filled=loaded.get("filled"),
+                          used_reader=summary.used_reader, warnings=list(summary.warnings))
 
     # -- the five stages --------------------------------------------------------------------
 

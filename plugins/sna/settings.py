@@ -144,6 +144,12 @@ class Settings(BaseSettings):
     workers: Annotated[int, Field(ge=1, le=256)] | None = None
     """Processes that run partitions at once (None: one per core, `os.cpu_count()`; 1: in the
     command's own process). Memory grows with the partitions in flight, not with the shop."""
+    partition_tasks: Annotated[int, Field(ge=1, le=1024)] = 4
+    """Partition tasks of one audience DAG run at once (`max_active_tis_per_dagrun` of the mapped
+    `partition` task): each holds one partition in memory on its worker."""
+    partition_pool: str | None = None
+    """The Airflow pool the partition tasks run in (None: the default pool), to bound them across
+    every audience of the deployment."""
     tmp_dir: str | None = None
     google_datamanager_url: str = "https://datamanager.googleapis.com"
     google_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0

@@ -14,10 +14,10 @@ from pathlib import Path
 from sna.audience import DAG_ID_PREFIX, Audience, load_audiences
 from sna.errors import AudienceFileError, ConfigError
 from sna.pipeline import ADHOC_NAMESPACE
-from sna.settings import load_settings, project_root
+from sna.settings import Settings, load_settings, project_root
 
 __all__ = ["ADHOC_DAG_ID", "DAG_ID_PREFIX", "HOUSEKEEPING_DAG_ID", "PLATFORM_LABELS", "START_DATE",
-           "AudienceConfig", "audiences_folder", "load_audience_config"]
+           "AudienceConfig", "audiences_folder", "dag_settings", "load_audience_config"]
 
 ADHOC_DAG_ID = f"{DAG_ID_PREFIX}{ADHOC_NAMESPACE}"
 HOUSEKEEPING_DAG_ID = f"{DAG_ID_PREFIX}housekeeping"
@@ -47,6 +47,15 @@ def audiences_folder() -> Path:
     root = project_root()
     folder = Path(load_settings(root).audiences_dir)
     return folder if folder.is_absolute() else root / folder
+
+
+def dag_settings() -> Settings:
+    """The settings DAGs are built with (parse time: environment and files only); the defaults when
+    they are invalid (the error is shown by `load_audience_config`'s problems)."""
+    try:
+        return load_settings(project_root())
+    except ConfigError:
+        return Settings.model_construct()
 
 
 def load_audience_config() -> AudienceConfig:

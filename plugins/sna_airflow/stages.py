@@ -1,8 +1,13 @@
-"""The five tasks of an export DAG: extract, validate (and filter), render, publish, record.
+"""The tasks of an export DAG: plan, one mapped `partition` task per partition, join, publish, record
+(and deliver, for an audience with a `delivery` block).
 
-Each task rebuilds the run's job and the engine's parts, calls one `ExportPipeline` stage and
-returns what the stage returns: counts and URIs only. Customer data moves between tasks through
-the run's staging area in the storage, never through XCom.
+`plan` cuts the shop into partitions of customer ids and returns their descriptors (id ranges and
+staging names); `partition` runs once per descriptor (`expand`), on any worker, and is retried
+alone when it fails; `join` finds the duplicates across partitions and joins the parts into the
+file. A small audience is one partition: five tasks, as before. Each task rebuilds the run's job and
+the engine's parts, calls one `ExportPipeline` stage and returns what the stage returns: counts and
+URIs only. Customer data moves between tasks through the run's staging area in the storage,
+never through XCom.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, chain, task
+from airflow.sdk import Asset, chain, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from sna.errors import PermanentError
 from sna.handoffs import SelectionStats
 from sna.locks import Holder
 from sna.registry.access import Actor
+from sna_airflow.config import dag_settings
 from sna_airflow.connections import airflow_runtime
 from sna_airflow.context import AudienceOf, export_job, is_dry_run
 
@@ -59,23 +65,53 @@ def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False
             yield pipeline, job
 
 
+def partition_label(descriptor: dict[str, Any]) -> str:
+    """How the UI names a mapped partition task: its customer ids."""
+    first, last = descriptor.get("first_id"), descriptor.get("last_id")
+    if first is None and last is None:
+        return "every customer"
+    return f"customers {first if first is not None else 'first'} to {last if last is not None else 'last'}"
+
+
+def partition_limits() -> dict[str, Any]:
+    """At most `partition_tasks` partitions of one run at once, in the Airflow pool `partition_pool`
+    when one is set (settings, read at parse time: no database call)."""
+    settings = dag_settings()
+    limits: dict[str, Any] = {"max_active_tis_per_dagrun": settings.partition_tasks}
+    if settings.partition_pool:
+        limits["pool"] = settings.partition_pool
+    return limits
+
+
 def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, namespace: str = "",
                      deliver: bool = False) -> None:
-    """Adds the five tasks, in order, to the DAG being defined (`namespace`: see `ExportJob`), and a
-    sixth, `deliver`, for an audience with a `delivery` block."""
+    """Adds the tasks, in order, to the DAG being defined (`namespace`: see `ExportJob`): plan, the
+    mapped partitions, join, publish, record, and `deliver` for an audience with a `delivery` block."""
 
-    @task(task_id="extract", multiple_outputs=False)
-    def extract(**context: Any) -> dict[str, Any]:
+    @task(task_id="plan", multiple_outputs=False)
+    def plan(**context: Any) -> list[dict[str, Any]]:
+        """The partitions of this run, as descriptors for the mapped `partition` tasks."""
         with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
-            return pipeline.extract(job).to_json()
+            planned = pipeline.plan(job)
+        log.info("%s customers to read in %s partition(s)", planned.counted, len(planned.partitions))
+        return planned.descriptors()
 
-    @task(task_id="validate", multiple_outputs=False)
-    def validate(**context: Any) -> dict[str, Any]:
-        """Filters and checks every customer, and logs the counts as a table; a dry run stops here,
-        removes its staging and records its counts (no file)."""
+    @task(task_id="partition", multiple_outputs=False, map_index_template="{{ partition_label }}",
+          **partition_limits())
+    def partition(descriptor: dict[str, Any], **context: Any) -> dict[str, Any] | None:
+        """One partition read, selected and rendered to its part (a dry run: counts only)."""
+        get_current_context()["partition_label"] = partition_label(descriptor)  # the map index's name
+        with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
+            summary = pipeline.export_partition(job, int(descriptor["index"]), render=not is_dry_run(context))
+        return summary.to_json() if summary is not None else None
+
+    @task(task_id="join", multiple_outputs=False)
+    def join(**context: Any) -> dict[str, Any]:
+        """The duplicates across partitions, the counts (logged as a table) and the file from the
+        parts; a dry run stops here, removes its staging and records its counts (no file)."""
         dry_run = is_dry_run(context)
         with leased_pipeline(audience_of, context, last=dry_run, namespace=namespace) as (pipeline, job):
-            stats = pipeline.validate(job).to_json()
+            stats = pipeline.join(job, render=not dry_run).to_json()
             if dry_run:
                 pipeline.cleanup(job)
                 pipeline.record_dry_run(job, SelectionStats.from_json(stats))  # shown on the "Audience exports" page, counts only
@@ -84,15 +120,10 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
             log.warning("%s", warning)
         return {**stats, "dry_run": dry_run}
 
-    @task(task_id="render", multiple_outputs=False)
-    def render(**context: Any) -> dict[str, Any]:
-        if is_dry_run(context):
-            raise AirflowSkipException("dry run: counts only, no file")
-        with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
-            return pipeline.render(job).to_json()
-
     @task(task_id="publish", multiple_outputs=False)
     def publish(**context: Any) -> dict[str, Any]:
+        if is_dry_run(context):
+            raise AirflowSkipException("dry run: counts only, no file")
         with leased_pipeline(audience_of, context, namespace=namespace) as (pipeline, job):
             return pipeline.publish(job).to_json()
 
@@ -127,7 +158,8 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
                  report.mode, report.added, report.removed, report.invalid, report.requests)
         return report.to_dict()
 
-    tasks = [extract(), validate(), render(), publish(), record()]
+    descriptors = plan()
+    tasks = [descriptors, partition.expand(descriptor=descriptors), join(), publish(), record()]
     if deliver:
         tasks.append(deliver_task())
     chain(*tasks)

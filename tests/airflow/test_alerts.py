@@ -45,7 +45,7 @@ def test_a_failing_audience_run_fires_the_notifier_once(airflow_db, production_c
     alert = call["context"]["sna_alert"]
     assert {key: alert[key] for key in ("kind", "audience", "dag_id", "run_id", "failed_task")} == {
         "kind": "run_failed", "audience": "vip_test", "dag_id": "sna_vip_test", "run_id": dag_run.run_id,
-        "failed_task": "extract"}
+        "failed_task": "plan"}
     assert call["subject"] == f"SNA: audience vip_test: run {dag_run.run_id} of sna_vip_test failed"
     assert call["note"] == "run_failed of vip_test", "the notifier's own templates see the alert"
     assert set(call["context"]) == {"sna_alert", "subject", "note"}, "not Airflow's task context"
@@ -147,7 +147,7 @@ def test_a_bad_notifier_path_fails_the_staleness_check_in_one_line(local_store, 
 
 
 ALERT_FIELDS = {"kind": "run_failed", "audience": "vip_test", "dag_id": "sna_vip_test",
-                "run_id": "manual__2026-11-02T00:00:00+00:00", "failed_task": "extract"}
+                "run_id": "manual__2026-11-02T00:00:00+00:00", "failed_task": "plan"}
 
 
 def _spec(import_path: str, **kwargs: Any):

@@ -30,6 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(720)]
 WORKERS = ("worker-a", "worker-b")
 REFERENCE_DATE = date(2026, 11, 15)
 FLEET = 20
+PARTITION_SIZE = 1000
+"""The MariaDB shop (3,000 customers) is three partitions, the SQLite shops (1,000 generated) one each."""
 COMPARED = {  # the audiences of the first test, each compared with `sna run`
     "celery_vip": "platform: google\nfilters:\n  default_groups: [VIP]\n",
     "celery_newsletter": "platform: meta\nsource:\n  connection: sna_shop_b\nfilters:\n  consent: newsletter\n"
@@ -55,7 +57,8 @@ def shops(tmp_path_factory, demo_shop_mariadb) -> dict[str | None, str]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, shops):
     audiences = {**dict(audience_text(name, body) for name, body in COMPARED.items()), **fleet(FLEET)}
-    with sna_celery_stack(tmp_path_factory.mktemp("celery-stack"), shops, audiences, WORKERS) as running:
+    with sna_celery_stack(tmp_path_factory.mktemp("celery-stack"), shops, audiences, WORKERS,
+                          partition_size=PARTITION_SIZE) as running:
         yield running
 
 
@@ -90,6 +93,10 @@ def test_two_workers_share_the_runs_and_the_files_equal_sna_run(stack, shops, tm
 
     hostnames = Counter(ti["hostname"] for tis in instances.values() for ti in tis)
     assert set(hostnames) == set(WORKERS), hostnames
+    partitions = sorted(ti["map_index"] for ti in instances["sna_celery_vip"] if ti["task_id"] == "partition")
+    assert partitions == [0, 1, 2], "the large shop ran as three mapped partition tasks"
+    assert len([ti for ti in instances["sna_celery_newsletter"] if ti["task_id"] == "partition"]) == 1, \
+        "a small shop is one partition"
     for name in COMPARED:
         produced = stack.recorded_file(f"sna_{name}", runs[f"sna_{name}"])
         assert produced.is_relative_to(stack.exports) and REFERENCE_DATE.isoformat() in produced.name

@@ -35,7 +35,7 @@ def test_an_audience_dag_has_tags_limits_params_retries_and_docs(examples) -> No
 
     assert dag.tags == {"sna", "google"}
     assert dag.max_active_runs == 1 and dag.catchup is False
-    assert [t.task_id for t in dag.topological_sort()] == ["extract", "validate", "render", "publish", "record"]
+    assert [t.task_id for t in dag.topological_sort()] == ["plan", "partition", "join", "publish", "record"]
     assert set(dag.params) == {"dry_run", "hashing", "require_complete"}
     assert dag.params["hashing"] == "none" and dag.params["require_complete"] is True
     assert dag.params.get_param("hashing").schema["enum"] == ["none", "sha256", None]

@@ -71,7 +71,7 @@ def test_google_audience_run_publishes_records_cleans_and_announces(google_audie
     assert report["export_id"] == entry.id and report["rows"] == entry.rows
     assert report["scanned"] == report["rows"] + sum(report["excluded"].values())
     assert report["excluded"]["filtered_group"] > 0
-    assert values["extract"]["scanned"] == report["scanned"]
+    assert values["join"]["scanned"] == report["scanned"]
     assert asset_events("sna_vip_test", dag_run.run_id) == [
         {"export_id": entry.id, "rows": entry.rows, "file": entry.file_uri}]
     for value in values.values():  # XCom holds counts and references, never a customer
@@ -108,9 +108,9 @@ def test_manual_dry_run_counts_and_writes_nothing(google_audience, boto3_s3_clie
     dag_run, values = run_dag("sna_vip_test", conf={"dry_run": True, "hashing": "sha256"})
 
     assert dag_run.state == "success"
-    assert task_states(dag_run) == {"extract": "success", "validate": "success", "render": "skipped",
+    assert task_states(dag_run) == {"plan": "success", "partition": "success", "join": "success",
                                     "publish": "skipped", "record": "skipped"}
-    counts = values["validate"]
+    counts = values["join"]
     assert counts["dry_run"] is True and counts["exported"] > 0
     assert counts["scanned"] == counts["exported"] + sum(counts["excluded"].values())
     assert objects(boto3_s3_client, google_audience["bucket"]) == {}, "no file and no staging"
@@ -192,7 +192,7 @@ def test_a_configuration_error_fails_the_task_at_once_without_retry(airflow_db, 
     dag_run, _ = run_dag("sna_vip_test", DAY)
 
     assert dag_run.state == "failed"
-    assert task_states(dag_run) == {"extract": "success", "validate": "failed", "render": "upstream_failed",
+    assert task_states(dag_run) == {"plan": "success", "partition": "failed", "join": "upstream_failed",
                                     "publish": "upstream_failed", "record": "upstream_failed"}
     assert datetime.now(UTC) - started < timedelta(minutes=1), "no retry delay was waited for"
     assert registry(production_connections["registry_url"]).count() == 0
@@ -225,4 +225,49 @@ def test_audiences_of_two_shops_in_one_deployment(airflow_db, production_connect
     with engine.connect() as connection:
         sqlite_customers = connection.execute(sa.text("SELECT COUNT(*) FROM ps_customer")).scalar()
     engine.dispose()
-    assert two.scanned == sqlite_customers and second_values["extract"]["scanned"] == sqlite_customers
+    assert two.scanned == sqlite_customers and second_values["join"]["scanned"] == sqlite_customers
+
+
+def test_a_large_audience_runs_as_mapped_partitions_and_writes_the_file_of_sna_run(
+        airflow_db, production_connections, demo_shop_mariadb, boto3_s3_client, monkeypatch, tmp_path) -> None:
+    """Partitions of 1,000 customers (three): one mapped task each, the file byte for byte the one the
+    in-process engine writes (every customer in one partition), counts included."""
+    import sqlalchemy as sa
+
+    from sna.audience import Audience, load_audience
+    from sna.exports import ExportStore
+    from sna.pipeline import ExportJob, ExportPipeline
+    from sna.storage import LocalStorage
+
+    monkeypatch.setenv("SNA_PARTITION_SIZE", "1000")
+    path = write_audience(production_connections["audiences"], META_AUDIENCE)
+    audience: Audience = load_audience(path)
+
+    dag_run, values = run_dag(audience.dag_id, DAY)
+
+    assert dag_run.state == "success", task_states(dag_run)
+    from airflow.settings import Session
+
+    with Session() as session:
+        mapped = sorted((ti.map_index, ti.rendered_map_index, str(ti.state))
+                        for ti in dag_run.get_task_instances(session=session) if ti.task_id == "partition")
+    planned = values["plan"]
+    assert len(planned) == len(mapped) >= 3, "one mapped task per partition"
+    assert [m[0] for m in mapped] == list(range(len(planned))) and {m[2] for m in mapped} == {"success"}
+    assert mapped[0][1] == f"customers first to {planned[0]['last_id']}", "the UI names each partition"
+    report = values["record"]
+    key = report["file"].split(f"s3://{production_connections['bucket']}/", 1)[1]
+    published = boto3_s3_client.get_object(Bucket=production_connections["bucket"], Key=key)["Body"].read()
+
+    from sna.registry import Registry
+
+    engine = sa.create_engine(demo_shop_mariadb)
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    registry.ensure_schema()
+    store = ExportStore(LocalStorage(tmp_path / "exports"), registry)
+    alone = ExportPipeline(engine, store, project_root=tmp_path, partition_size=100_000_000).run(
+        ExportJob(audience, DAY.date()), deliver=False)
+    engine.dispose()
+    assert (report["scanned"], report["rows"], report["excluded"]) == (alone.scanned, alone.rows, alone.excluded)
+    assert published == (tmp_path / "exports" / store.get(alone.export_id).file_key).read_bytes()
+    assert [k for k in objects(boto3_s3_client, production_connections["bucket"]) if "_staging" in k] == []

@@ -116,7 +116,7 @@ def test_an_audience_and_an_adhoc_export_run_to_success_on_postgres_metadata(sta
     record = stack.api("GET", f"/dags/sna_adhoc_export/dagRuns/{quote(adhoc_run, safe='')}/taskInstances/"
                               "record/xcomEntries/return_value")
     assert "stack_adhoc" in json.dumps(record)
-    assert "broken_one" not in _task_log(stack, "sna_vip_test", audience_run, "extract"), \
+    assert "broken_one" not in _task_log(stack, "sna_vip_test", audience_run, "plan"), \
         "an audience's task log says nothing of another, broken file"
 
 
@@ -259,12 +259,12 @@ def test_a_task_that_fails_at_once_ends_at_once(stack) -> None:
     run_id = _trigger(stack, "sna_unknown_group_test")
     run = stack.wait_for_run("sna_unknown_group_test", run_id, timeout=120)
     assert run["state"] == "failed"
-    (extract,) = [ti for ti in stack.api(
+    (plan,) = [ti for ti in stack.api(
         "GET", f"/dags/sna_unknown_group_test/dagRuns/{quote(run_id, safe='')}/taskInstances")["task_instances"]
-        if ti["task_id"] == "extract"]
-    assert extract["state"] == "failed" and extract["try_number"] == 1, "no retry"
+        if ti["task_id"] == "plan"]
+    assert plan["state"] == "failed" and plan["try_number"] == 1, "no retry"
     log = stack.api("GET", f"/dags/sna_unknown_group_test/dagRuns/{quote(run_id, safe='')}/taskInstances/"
-                           "extract/logs/1?full_content=true")
+                           "plan/logs/1?full_content=true")
     events = [event for event in log["content"] if isinstance(event, dict) and event.get("timestamp")]
 
     def at(event: dict[str, Any]) -> datetime:
@@ -275,7 +275,7 @@ def test_a_task_that_fails_at_once_ends_at_once(stack) -> None:
     timings = {
         "exception_to_retry_decision": (at(decision) - at(failed)).total_seconds(),
         "exception_to_last_log_line": (at(events[-1]) - at(failed)).total_seconds(),
-        "exception_to_end_date": (datetime.fromisoformat(extract["end_date"]) - at(failed)).total_seconds(),
+        "exception_to_end_date": (datetime.fromisoformat(plan["end_date"]) - at(failed)).total_seconds(),
     }
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "task-exit-timings.json").write_text(json.dumps(timings, indent=2))

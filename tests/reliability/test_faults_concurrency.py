@@ -118,8 +118,8 @@ def test_a_dag_run_is_refused_while_sna_run_holds_the_run_and_takes_over_once_it
         refused, _ = run_dag("sna_vip_test", DAY)
 
         assert refused.state == "failed"
-        assert task_states(refused) == {"extract": "failed", "validate": "upstream_failed",
-                                        "render": "upstream_failed", "publish": "upstream_failed",
+        assert task_states(refused) == {"plan": "failed", "partition": "upstream_failed",
+                                        "join": "upstream_failed", "publish": "upstream_failed",
                                         "record": "upstream_failed"}
         assert datetime.now(UTC) - started < timedelta(minutes=1), "refused at once, not retried"
         assert boto3_s3_client.list_objects_v2(Bucket=bucket).get("Contents") is None, "nothing written"

@@ -16,9 +16,9 @@ def test_the_runs_did_what_a_merchant_runs(observed_runs) -> None:
     runs = observed_runs
     for label, _dag_id, _date, _conf, expected in DAG_RUNS:
         assert runs.states[label] == expected, (label, runs.task_states[label])
-    assert runs.task_states["dag google dry run"]["render"] == "skipped"
+    assert runs.task_states["dag google dry run"]["publish"] == "skipped"
     assert runs.states["dag google, S3 stopped"] == "failed"
-    assert runs.task_states["dag google, S3 stopped"]["extract"] == "failed"
+    assert runs.task_states["dag google, S3 stopped"]["plan"] == "failed"
     codes = {label: command.returncode for label, command in runs.commands.items()}
     assert codes == {
         "preview google": 0, "preview meta --json": 0, "run google": 0, "run meta sha256 --json": 0,

@@ -133,3 +133,30 @@ def test_one_of_many_runners_racing_for_a_run_wins(locks: RunLocks, live_pid: in
 
     assert len(won) == 1 and len(refused) == 7
     assert locks.current(KEY).owner == won[0]
+
+
+def test_the_tasks_of_one_run_renewing_at_once_all_keep_the_lease(locks: RunLocks) -> None:
+    """A DAG run's mapped partition tasks share one owner and renew the lease together: none of
+    them may be refused as if another run held it."""
+    locks.ensure_schema()
+    holder = Holder("airflow:sna_vip:manual__1", series="airflow:sna_vip")
+    locks.acquire(KEY, holder)
+    start = threading.Barrier(12)
+    refused: list[str] = []
+
+    def renew() -> None:
+        start.wait()
+        for _ in range(5):
+            try:
+                locks.acquire(KEY, holder)
+            except RunInProgressError as error:
+                refused.append(str(error))
+
+    threads = [threading.Thread(target=renew) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert refused == []
+    assert locks.current(KEY).owner == holder.owner

@@ -118,6 +118,10 @@ def test_one_customer_per_partition_keeps_the_duplicates_across_partitions_apart
             got = partitioned_export(small_shop, audience, tmp_path / f"{audience.name}_{workers}", size=1,
                                      workers=workers)
             assert got == expected
+        if audience.value:  # as mapped tasks too (one audience: 120 partitions' staging round trips)
+            mapped = mapped_export(small_shop, audience, tmp_path / f"{audience.name}_mapped", size=1,
+                                   order=lambda ids: ids[1::2] + ids[::2])  # the tasks finish out of order
+            assert mapped == expected, "as mapped tasks"
 
 
 def reshaped(url: str, statements: list[str]) -> sa.Engine:
@@ -206,3 +210,76 @@ def test_a_shop_of_one_partition_starts_no_worker_pool(demo_shop_sqlite: str, tm
     done = subprocess.run([sys.executable, "-c", ONE_PARTITION_RUN, demo_shop_sqlite, str(tmp_path)],
                           capture_output=True, text=True, env=env, timeout=300, check=True)
     assert done.stdout.split() == ["True", "False"]
+
+
+def mapped_export(engine: sa.Engine, audience: Audience, folder: Path, *, size: int, order=lambda ids: ids
+                  ) -> tuple[bytes, dict, int]:
+    """The DAG's path: plan, one call per partition (as the mapped tasks, in any order), join,
+    publish, record; every hand-off through the staging area."""
+    store = store_at(folder)
+    pipeline = ExportPipeline(engine, store, project_root=folder, chunk_size=1000, partition_size=size)
+    job = ExportJob(audience, REFERENCE)
+    plan = pipeline.plan(job)
+    for descriptor in order(plan.descriptors()):
+        summary = pipeline.export_partition(job, descriptor["index"])
+        assert summary.index == descriptor["index"]
+    stats = pipeline.join(job)
+    pipeline.publish(job)
+    report = pipeline.record(job)
+    assert (report.scanned, report.rows) == (stats.scanned, stats.exported)
+    assert [info.key for info in store.storage.list("_staging/")] == [], "record removes every part"
+    return (folder / "exports" / store.get(report.export_id).file_key).read_bytes(), report.excluded, report.scanned
+
+
+@pytest.mark.parametrize("size", [1000, EVERYTHING])
+def test_the_mapped_partitions_make_the_same_file(demo_engine, size, tmp_path):
+    for audience in AUDIENCES:
+        expected = staged_export(demo_engine, audience, tmp_path / f"oracle_{audience.name}")
+        got = mapped_export(demo_engine, audience, tmp_path / audience.name, size=size,
+                            order=lambda ids: list(reversed(ids)))  # the workers finish in any order
+        assert got[1] == expected[1] and got[2] == expected[2], "the same counts"
+        assert got[0] == expected[0], f"{audience.name}: the same file, byte for byte"
+
+
+def test_the_plan_hands_out_id_ranges_and_staging_names_never_rows(demo_shop_sqlite, tmp_path):
+    engine = sa.create_engine(demo_shop_sqlite)
+    pipeline = ExportPipeline(engine, store_at(tmp_path), project_root=tmp_path, partition_size=1000)
+    plan = pipeline.plan(ExportJob(AUDIENCES[0], REFERENCE))
+    descriptors = plan.descriptors()
+    assert len(descriptors) == -(-plan.counted // 1000) > 1
+    assert descriptors[0]["first_id"] is None and descriptors[-1]["last_id"] is None, "open at both ends"
+    assert all(set(d) == {"index", "first_id", "last_id", "staged"} for d in descriptors)
+    assert [d["staged"] for d in descriptors[:2]] == ["parts/part-000000", "parts/part-000001"]
+    for before, after in zip(descriptors, descriptors[1:], strict=False):
+        assert after["first_id"] == before["last_id"] + 1, "no customer between two partitions"
+
+
+def test_the_join_refuses_a_partition_that_did_not_run(demo_shop_sqlite, tmp_path):
+    from sna.errors import NotFoundError
+
+    engine = sa.create_engine(demo_shop_sqlite)
+    pipeline = ExportPipeline(engine, store_at(tmp_path), project_root=tmp_path, partition_size=1000)
+    job = ExportJob(AUDIENCES[0], REFERENCE)
+    plan = pipeline.plan(job)
+    for descriptor in plan.descriptors()[1:]:
+        pipeline.export_partition(job, descriptor["index"])
+    with pytest.raises(NotFoundError, match="partition 0 was not exported"):
+        pipeline.join(job)
+    pipeline.export_partition(job, 0)  # the missing task ran late (retried): the join now succeeds
+    assert pipeline.join(job).scanned == plan.counted
+
+
+def test_a_partition_rerun_after_the_run_was_recorded_changes_nothing(demo_shop_sqlite, tmp_path):
+    engine = sa.create_engine(demo_shop_sqlite)
+    store = store_at(tmp_path)
+    pipeline = ExportPipeline(engine, store, project_root=tmp_path, partition_size=1000)
+    job = ExportJob(AUDIENCES[0], REFERENCE)
+    plan = pipeline.plan(job)
+    for descriptor in plan.descriptors():
+        pipeline.export_partition(job, descriptor["index"])
+    pipeline.join(job)
+    pipeline.publish(job)
+    recorded = pipeline.record(job)
+    assert pipeline.export_partition(job, 1) is None
+    assert pipeline.join(job).exported == recorded.rows
+    assert [info.key for info in store.storage.list("_staging/")] == []
