@@ -72,6 +72,48 @@ def test_trigger_params_are_validated_by_their_schema(examples) -> None:
             copy.deepcopy(dag.params).update(bad_conf)
 
 
+def test_airflow_checks_each_distinct_trigger_form_once_per_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow's check of a scheduled DAG's form costs about 2 ms; thousands of audiences share a few forms."""
+    from airflow.sdk import Param
+
+    from sna.audience import Audience
+    from sna_airflow import audience_dag as module
+
+    resolved: list[str] = []
+    resolve = Param.resolve
+
+    def counting(self: Param, *args: object, **kwargs: object) -> object:
+        resolved.append(self.schema.get("title"))
+        return resolve(self, *args, **kwargs)
+
+    monkeypatch.setattr(Param, "resolve", counting)
+    module._form.cache_clear()
+    dags = [module.audience_dag(Audience(name=f"form_{i}", platform="google", hashing=("none", "sha256")[i % 2]))
+            for i in range(6)]
+
+    assert len(resolved) == 2 * 3, "two distinct forms of three params, each checked once"
+    assert [dag.params["hashing"] for dag in dags] == ["none", "sha256"] * 3
+    assert dags[1].params.get_param("hashing").schema["values_display"]["null"] == "as in the audience file (sha256)"
+
+
+def test_the_tasks_share_the_trigger_forms_read_only_schemas(examples) -> None:
+    """Airflow deep-copies the form into every task, four times a task: the schemas are not copied."""
+    import pickle
+
+    dag = parse_dags().dags["sna_vip_google"]
+    schema = dag.params.get_param("hashing").schema
+
+    assert all(task.params.get_param("hashing").schema is schema for task in dag.tasks)
+    assert copy.deepcopy(dag.params).get_param("hashing").schema is schema
+    assert dag.get_task("record").params.get_param("hashing") is not dag.params.get_param("hashing")
+    with pytest.raises(TypeError, match="read-only"):
+        schema["enum"] = ["md5"]
+    with pytest.raises(TypeError, match="read-only"):
+        schema.update(enum=["md5"])
+    assert schema["enum"] == ["none", "sha256", None]
+    assert pickle.loads(pickle.dumps(schema)) == dict(schema)
+
+
 def test_adhoc_form_mirrors_the_module_configuration_page(examples) -> None:
     dag = parse_dags().dags["sna_adhoc_export"]
 
