@@ -30,8 +30,8 @@ def main() -> None:
         from bench.deliver import deliver
         result = deliver(args["source_url"], args["storage_url"], args["platform"])
     elif kind == "dagparse":
-        from bench.dagparse import parse
-        result = parse(args["count"])
+        from bench.dagparse import parse_file
+        result = parse_file(args["folder"], args["file"])
     else:
         raise SystemExit(f"unknown measure {kind!r}")
     result["peak_rss_mb"] = round(peak_rss_mb() + result.get("workers_peak_mb", 0), 1)  # a pool's workers too

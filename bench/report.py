@@ -51,7 +51,9 @@ def build_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 if smallest and size != sizes[0] else None,
             })
     for d in dag_parses(results):
-        rows.append({"measure": f"dag parse ({d['audiences']} audiences, {d['dags']} DAGs)", "customers": None,
+        files = len(d.get("files", [])) or 1
+        rows.append({"measure": f"dag parse ({d['audiences']} audiences, {d['dags']} DAGs, slowest of {files} "
+                                "files)", "customers": None,
                      "seconds": d["seconds"], "rows_per_s": None, "peak_mb": d["peak_rss_mb"], "x_floor": None,
                      "x_arrow_floor": None, "naive_x": None, "mem_growth": None, "cold_seconds": d["cold_seconds"]})
     return rows
@@ -91,8 +93,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     for d in dag_parses(results):
         limit = TARGETS["dag_parse_seconds"].get(d["audiences"])
         if limit is not None:
-            checks.append((f"DAG file parse, {d['audiences']:,} audiences <= {limit:g} s", f"{d['seconds']:.2f} s",
-                           d["seconds"] <= limit))
+            total = (f" (slowest of {len(d['files'])} files; all files {d['total_seconds']:.2f} s, serializing "
+                     f"{d['serialize_ms_per_dag']} ms a DAG not included)" if d.get("files") else "")
+            checks.append((f"DAG file parse, {d['audiences']:,} audiences <= {limit:g} s",
+                           f"{d['seconds']:.2f} s{total}", d["seconds"] <= limit))
     return checks
 
 

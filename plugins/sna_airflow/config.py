@@ -7,6 +7,7 @@ builder can import it and `dag_factory` can import every builder, with no import
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,13 +17,27 @@ from sna.errors import AudienceFileError, ConfigError
 from sna.pipeline import ADHOC_NAMESPACE
 from sna.settings import Settings, load_settings, project_root
 
-__all__ = ["ADHOC_DAG_ID", "DAG_ID_PREFIX", "HOUSEKEEPING_DAG_ID", "PLATFORM_LABELS", "START_DATE",
-           "AudienceConfig", "audiences_folder", "dag_settings", "load_audience_config"]
+__all__ = ["ADHOC_DAG_ID", "AUDIENCE_SHARDS", "DAG_ID_PREFIX", "HOUSEKEEPING_DAG_ID", "PLATFORM_LABELS",
+           "START_DATE", "AudienceConfig", "audiences_folder", "dag_settings", "load_audience_config", "shard_of"]
 
 ADHOC_DAG_ID = f"{DAG_ID_PREFIX}{ADHOC_NAMESPACE}"
 HOUSEKEEPING_DAG_ID = f"{DAG_ID_PREFIX}housekeeping"
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 """Of every SNA DAG; catchup is off, so no run is made for the days before the DAG appeared."""
+
+AUDIENCE_SHARDS = 4
+"""How many DAG files share the audience DAGs (`dags/sna_audiences.py` is shard 0, `sna_audiences_<k>.py`
+the others): the DAG processor parses files in parallel (`[dag_processor] parsing_processes`), and
+2,000 audience DAGs in one file took longer than the 3 s a parse may take. Changing it moves DAGs
+between files (Airflow follows them)."""
+
+
+def shard_of(name: str) -> int:
+    """The DAG file of audience `name`: stable across processes and machines (Python's `hash` is not),
+    and decided by the name alone, so two files claiming one name land in the same shard, which
+    reports the duplicate."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest(), "big") % AUDIENCE_SHARDS
+
 
 PLATFORM_LABELS = {"google": "Google Ads Customer Match", "meta": "Meta custom audience (customer list)"}
 

@@ -72,6 +72,48 @@ def test_trigger_params_are_validated_by_their_schema(examples) -> None:
             copy.deepcopy(dag.params).update(bad_conf)
 
 
+def test_airflow_checks_each_distinct_trigger_form_once_per_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow's check of a scheduled DAG's form costs about 2 ms; thousands of audiences share a few forms."""
+    from airflow.sdk import Param
+
+    from sna.audience import Audience
+    from sna_airflow import audience_dag as module
+
+    resolved: list[str] = []
+    resolve = Param.resolve
+
+    def counting(self: Param, *args: object, **kwargs: object) -> object:
+        resolved.append(self.schema.get("title"))
+        return resolve(self, *args, **kwargs)
+
+    monkeypatch.setattr(Param, "resolve", counting)
+    module._form.cache_clear()
+    dags = [module.audience_dag(Audience(name=f"form_{i}", platform="google", hashing=("none", "sha256")[i % 2]))
+            for i in range(6)]
+
+    assert len(resolved) == 2 * 3, "two distinct forms of three params, each checked once"
+    assert [dag.params["hashing"] for dag in dags] == ["none", "sha256"] * 3
+    assert dags[1].params.get_param("hashing").schema["values_display"]["null"] == "as in the audience file (sha256)"
+
+
+def test_the_tasks_share_the_trigger_forms_read_only_schemas(examples) -> None:
+    """Airflow deep-copies the form into every task, four times a task: the schemas are not copied."""
+    import pickle
+
+    dag = parse_dags().dags["sna_vip_google"]
+    schema = dag.params.get_param("hashing").schema
+
+    assert all(task.params.get_param("hashing").schema is schema for task in dag.tasks)
+    assert copy.deepcopy(dag.params).get_param("hashing").schema is schema
+    assert dag.get_task("record").params.get_param("hashing") is not dag.params.get_param("hashing")
+    with pytest.raises(TypeError, match="read-only"):
+        schema["enum"] = ["md5"]
+    with pytest.raises(TypeError, match="read-only"):
+        schema.update(enum=["md5"])
+    assert schema["enum"] == ["none", "sha256", None]
+    assert pickle.loads(pickle.dumps(schema)) == dict(schema)
+
+
 def test_adhoc_form_mirrors_the_module_configuration_page(examples) -> None:
     dag = parse_dags().dags["sna_adhoc_export"]
 
@@ -132,6 +174,49 @@ def test_a_missing_audiences_folder_is_reported_and_the_other_dags_stay(sna_env:
     assert "nowhere: audiences folder does not exist" in bag.import_errors["sna_audience_errors.py"]
 
 
+def test_each_audience_dag_lives_in_the_dag_file_of_its_names_shard(sna_env: Path) -> None:
+    from sna_airflow.config import AUDIENCE_SHARDS, shard_of
+
+    names = [f"shard_test_{i}" for i in range(24)]
+    for name in names:
+        write_audience(sna_env, GOOGLE_AUDIENCE.replace("vip_test", name))
+    expected = {0: "sna_audiences.py", **{k: f"sna_audiences_{k}.py" for k in range(1, AUDIENCE_SHARDS)}}
+
+    bag = parse_dags()
+
+    assert sorted(path.name for path in (PROJECT / "dags").glob("sna_audiences*.py")) == sorted(expected.values())
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {f"sna_{name}" for name in names} | {"sna_adhoc_export", "sna_housekeeping"}
+    for name in names:
+        assert Path(bag.dags[f"sna_{name}"].fileloc).name == expected[shard_of(name)]
+    assert len({shard_of(name) for name in names}) == AUDIENCE_SHARDS, "24 names fill every shard"
+    assert Path(bag.dags["sna_adhoc_export"].fileloc).name == Path(bag.dags["sna_housekeeping"].fileloc).name \
+        == "sna_audiences.py"
+
+
+def test_the_shard_of_a_name_is_the_same_in_every_process() -> None:
+    """Python's `hash` of a string changes with each interpreter: a DAG would hop between files."""
+    import subprocess
+
+    from sna_airflow.config import shard_of
+
+    code = "from sna_airflow.config import shard_of; print([shard_of(f'n{i}') for i in range(40)])"
+    seen = {subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(PROJECT / "plugins"),
+                                                             "PYTHONHASHSEED": seed}, capture_output=True,
+                           text=True, check=True).stdout.strip() for seed in ("1", "2")}
+    assert seen == {str([shard_of(f"n{i}") for i in range(40)])}
+
+
+def test_two_files_with_one_name_are_reported_and_give_no_dag_in_any_shard(sna_env: Path) -> None:
+    write_audience(sna_env, GOOGLE_AUDIENCE, "first.yaml")
+    write_audience(sna_env, GOOGLE_AUDIENCE.replace("platform: google", "platform: meta"), "second.yaml")
+
+    bag = parse_dags()
+
+    assert "sna_vip_test" not in bag.dag_ids
+    assert "duplicate name 'vip_test'" in bag.import_errors["sna_audience_errors.py"]
+
+
 def test_a_task_process_builds_only_its_own_dag(examples, monkeypatch: pytest.MonkeyPatch) -> None:
     from sna_airflow.dag_factory import build_dags
 
@@ -139,6 +224,19 @@ def test_a_task_process_builds_only_its_own_dag(examples, monkeypatch: pytest.Mo
     assert list(build_dags()) == ["sna_newsletter_meta"]
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "sna_housekeeping")
     assert list(build_dags()) == ["sna_housekeeping"]
+
+
+def test_a_task_process_finds_its_dag_only_in_its_own_shards_file(examples, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sna_airflow.config import AUDIENCE_SHARDS, shard_of
+    from sna_airflow.dag_factory import build_dags
+
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "sna_newsletter_meta")
+    found = {shard: list(build_dags(shard=shard)) for shard in range(AUDIENCE_SHARDS)}
+    assert found == {shard: ["sna_newsletter_meta"] if shard == shard_of("newsletter_meta") else []
+                     for shard in range(AUDIENCE_SHARDS)}
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "sna_adhoc_export")
+    assert [list(build_dags(shard=shard)) for shard in range(AUDIENCE_SHARDS)] == \
+        [["sna_adhoc_export"]] + [[]] * (AUDIENCE_SHARDS - 1)
 
 
 def test_parsing_opens_no_database_and_no_network_connection(examples, monkeypatch: pytest.MonkeyPatch) -> None:
