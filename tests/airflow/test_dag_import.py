@@ -49,6 +49,17 @@ def test_an_audience_dag_has_tags_limits_params_retries_and_docs(examples) -> No
         assert expected in dag.doc_md
 
 
+def test_the_partition_tasks_are_bounded_by_the_settings(sna_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_audience(sna_env, GOOGLE_AUDIENCE)
+    partition = parse_dags().dags["sna_vip_test"].get_task("partition")
+    assert partition.max_active_tis_per_dagrun == 4 and partition.pool == "default_pool", "the defaults"
+
+    monkeypatch.setenv("SNA_PARTITION_TASKS", "2")
+    monkeypatch.setenv("SNA_PARTITION_POOL", "sna_partitions")
+    partition = parse_dags().dags["sna_vip_test"].get_task("partition")
+    assert (partition.max_active_tis_per_dagrun, partition.pool) == (2, "sna_partitions"), "seen by the next parse"
+
+
 def test_yaml_values_become_param_defaults_and_tags(sna_env: Path) -> None:
     write_audience(sna_env, META_AUDIENCE.replace("platform: meta", "platform: meta\nhashing: sha256\n"
                                                   "require_complete: false\nschedule: null"))
