@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import OperationalError
 
 from sna.audience import SourceSpec
 from sna.delivery.members import members_frame
-from sna.errors import SourceError
+from sna.errors import PermanentError, SnaError, SourceError
 from sna.render import check_control_characters, encode_rows, header_line
 from sna.selection import RANKING_COLUMNS, Deduplicator, Selector, ranking_facts
 from sna.source.assemble import ShopReference
@@ -246,35 +247,96 @@ def warm_up_pool() -> None:
         forkserver.ensure_running()
 
 
+RETRIES = 2
+"""How many times a partition that failed transiently runs again (alone: the others' results stay)."""
+
+
+def _transient(error: BaseException) -> bool:
+    """A failure that another try may not meet: a service error (not a permanent one) or a worker died."""
+    if isinstance(error, PermanentError):
+        return False
+    return isinstance(error, (SnaError, OperationalError, BrokenProcessPool))
+
+
+def _died(partition: Partition) -> SourceError:
+    return SourceError(f"the worker process of partition {partition.index} died {RETRIES + 1} times "
+                       "(killed or out of memory)")
+
+
 def run_partitions(work: PartitionWork, partitions: Sequence[Partition], workers: int,
                    advance: Callable[[int], None]) -> Iterator[PartResult]:
     """The partitions' results in partition order. With more than one worker (and more than one
     partition) they run in a pool of the fork server's processes, at most two per worker in flight; the
-    progress advances per chunk in process, per partition from a pool."""
+    progress advances per chunk in process, per partition from a pool. A partition that fails
+    transiently (a service error, its worker died) runs again alone, up to `RETRIES` times, the
+    others' results kept (a dead worker breaks its pool: a new one runs what was in flight); a
+    permanent error fails the run at once."""
     context = _pool_context()
     if workers <= 1 or len(partitions) <= 1 or context is None:
         for partition in partitions:
-            yield run_partition(work, partition, advance)
+            yield _run_here(work, partition, advance)
         return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(partitions)), mp_context=context,
-                               initializer=_start_worker, initargs=(work,))
-    WORKERS_PEAK.update(workers=min(workers, len(partitions)), kb=0)
+    size = min(workers, len(partitions))
+    WORKERS_PEAK.update(workers=size, kb=0)
+    pool = _new_pool(work, size, context)
     try:
         queue = iter(partitions)
-        pending = deque(pool.submit(_run_in_worker, p) for p in islice(queue, 2 * workers))
-        while pending:
+        flight = deque([p, pool.submit(_run_in_worker, p), 0] for p in islice(queue, 2 * workers))
+        while flight:
+            partition, future, tries = flight[0]
             try:
-                result = pending.popleft().result()
+                result = future.result()
             except BrokenProcessPool:
-                raise SourceError("a partition worker process died (killed or out of memory)") from None
+                # every partition in flight that was not done is lost with the pool: a new pool runs them
+                if tries >= RETRIES:
+                    raise _died(partition) from None
+                pool.shutdown(wait=True)
+                pool = _new_pool(work, size, context)
+                for slot in flight:
+                    if slot[1].done() and not isinstance(slot[1].exception(), BrokenProcessPool):
+                        continue  # a result (or its own error) that came before the pool broke
+                    slot[1], slot[2] = pool.submit(_run_in_worker, slot[0]), slot[2] + 1
+                continue
+            except Exception as error:
+                if not _transient(error) or tries >= RETRIES:
+                    raise
+                flight[0] = [partition, pool.submit(_run_in_worker, partition), tries + 1]
+                continue
+            flight.popleft()
             following = next(queue, None)
             if following is not None:
-                pending.append(pool.submit(_run_in_worker, following))
+                flight.append([following, pool.submit(_run_in_worker, following), 0])
             WORKERS_PEAK["kb"] = max(WORKERS_PEAK["kb"], result.peak_rss_kb)
             advance(result.scanned)
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _new_pool(work: PartitionWork, size: int, context: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_start_worker, initargs=(work,))
+
+
+def _run_here(work: PartitionWork, partition: Partition, advance: Callable[[int], None]) -> PartResult:
+    """One partition in this process, tried again like a pool's; a try advances the progress only
+    past the rows the tries before it reported."""
+    reported = 0
+    for tries in range(RETRIES + 1):
+        read = 0
+
+        def step(rows: int) -> None:
+            nonlocal read, reported
+            read += rows
+            if read > reported:
+                advance(read - reported)
+                reported = read
+
+        try:
+            return run_partition(work, partition, step)
+        except Exception as error:
+            if not _transient(error) or tries >= RETRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 # -- the join -------------------------------------------------------------------------------------
