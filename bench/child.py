@@ -9,6 +9,7 @@ workers share the fork server's preloaded pages, which no figure read from insid
 from __future__ import annotations
 
 import json
+import resource
 import sys
 
 from bench.measure import own_peak_rss_mb
@@ -38,6 +39,8 @@ def main() -> None:
     else:
         raise SystemExit(f"unknown measure {kind!r}")
     result["own_peak_rss_mb"] = round(own_peak_rss_mb(), 1)
+    # what the figure before the tree sampler added (the largest waited-for descendant), kept to compare
+    result["rusage_children_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     print(json.dumps(result))
 
 
