@@ -255,3 +255,33 @@ def test_a_partition_that_fails_for_good_fails_the_run_untried(demo_shop_sqlite,
     target = plan_partitions(ShopReader(engine), 500)[0][2]
     assert selected[target.first_id] == 1, "a permanent error is not retried"
     engine.dispose()
+
+
+def test_keep_masks_rank_only_repeated_keys_as_the_deduplicator_ranks_every_row(tmp_path):
+    """The caller ranks only the rows whose key repeats, read from the parts' files: the masks must
+    be the ones ranking every row at once gives (ties, no-key rows, parts in memory or spilled)."""
+    import numpy as np
+
+    from sna.partitions import Partition, PartResult, keep_masks
+    from sna.selection import CUSTOMER_ID, KEY, RANKING_COLUMNS, Deduplicator
+
+    rng = np.random.default_rng(5)
+    parts, results = [], []
+    for index in range(6):
+        n = int(rng.integers(0, 400))
+        columns = [rng.integers(0, 60, n).astype(np.uint64)] + [rng.integers(0, 3, n) for _ in RANKING_COLUMNS[1:]]
+        facts = np.rec.fromarrays(columns, names=list(RANKING_COLUMNS))
+        facts[CUSTOMER_ID][: n // 2] = 7  # ties on every fact
+        parts.append(facts)
+        result = PartResult(Partition(index, None, None), facts=facts)
+        if index % 2:
+            np.save(tmp_path / f"part-{index:06d}.facts.npy", facts)
+            result.facts, result.keys, result.spill = None, np.array(facts[KEY]), tmp_path
+        results.append(result)
+    dedup = Deduplicator()
+    for facts in parts:
+        dedup.add_facts(facts)
+    expected = dedup.keep_mask()
+    got = np.concatenate(keep_masks(results))
+    assert (got == expected).all()
+    assert 0 < expected.sum() < len(expected) and (np.concatenate(parts)[KEY] == 0)[expected].any()
