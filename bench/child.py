@@ -1,14 +1,18 @@
 """Entry point of one measure in its own process: `python -m bench.child <kind> <json args>`.
 
-Prints one JSON line: the measure's result plus this process's peak resident memory.
+Prints one JSON line: the measure's result plus this process's own resident high-water mark. The
+memory of the whole tree (this process, the fork server, the pool's workers) is sampled from outside,
+by the parent (`bench.measure.TreeSampler`): a worker is not this process's waited-for child, and the
+workers share the fork server's preloaded pages, which no figure read from inside can apportion.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import sys
 
-from bench.measure import peak_rss_mb
+from bench.measure import own_peak_rss_mb
 
 
 def main() -> None:
@@ -34,7 +38,9 @@ def main() -> None:
         result = parse_file(args["folder"], args["file"])
     else:
         raise SystemExit(f"unknown measure {kind!r}")
-    result["peak_rss_mb"] = round(peak_rss_mb() + result.get("workers_peak_mb", 0), 1)  # a pool's workers too
+    result["own_peak_rss_mb"] = round(own_peak_rss_mb(), 1)
+    # what the figure before the tree sampler added (the largest waited-for descendant), kept to compare
+    result["rusage_children_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     print(json.dumps(result))
 
 

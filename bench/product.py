@@ -1,7 +1,8 @@
 """The product: one audience exported by `ExportPipeline.run` (`sna run`: partitions on a pool of
 one worker per core, then publish and record), against the bench shop and the S3 server. The
-workers are grandchildren of the measuring process (a fork server's children), so their peak
-memory is reported by the workers themselves: `workers x` the highest one."""
+workers are grandchildren of the measuring process (a fork server's children): the parent samples
+the whole tree's memory (bench/measure.py); `workers_peak_mb` (`workers x` the highest worker
+VmHWM, as the workers report it) is kept beside it for reference."""
 
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ A partition is a range of `id_customer` holding about `partition_size` customers
 self-contained: its customers, addresses and orders are read by indexed range queries, then
 normalized, filtered and rendered to a part of the file (`run_partition`). The only step across
 partitions is the de-duplication by normalized e-mail: each part hands back its candidates'
-64-bit keys and ranking facts (40 bytes a row), one small pass chooses the rows to keep
-(`Deduplicator`), and each part drops its losers when the parts are joined, in order, under one
-header (`join_parts`). The file is byte for byte the one the staged stages write: the same rows,
+64-bit keys (8 bytes a row; the ranking facts and the lines' lengths stay in files beside its
+part), one small pass finds the keys seen more than once and ranks only their rows' facts
+(`keep_masks`, `Deduplicator`'s ranking), and each part drops its losers when the parts are
+joined, in order, under one header (`join_parts`). The file is byte for byte the one the staged stages write: the same rows,
 chosen by the same ranking, encoded by the same code.
 
 Partitions run in a process pool (`workers`; 1: in the caller's process). The workers come from
@@ -14,7 +15,7 @@ a fork server (a clean process started once, the heavy libraries preloaded): a p
 process that has already read with connectorx crashes in connectorx's next read. Each worker
 receives the run's `PartitionWork` once (the shop engine travels as its URL and is opened again
 there) and holds only its partition in flight: memory is bounded by `workers x partition` plus
-the ranking facts, not by the shop.
+the caller's keys (8 bytes a candidate), not by the shop.
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import OperationalError
 
 from sna.audience import SourceSpec
 from sna.delivery.members import members_frame
-from sna.errors import SourceError
+from sna.errors import PermanentError, SnaError, SourceError
 from sna.render import check_control_characters, encode_rows, header_line
-from sna.selection import RANKING_COLUMNS, Deduplicator, Selector, ranking_facts
+from sna.selection import KEY, NO_KEY, RANKING_COLUMNS, Deduplicator, Selector, ranking_facts
 from sna.source.assemble import ShopReference
 from sna.source.extract import IdSpan, ShopReader, empty_raw_frame
 from sna.staging import FrameWriter
@@ -113,10 +115,18 @@ class PartitionWork:
     def members_part(self, partition: Partition) -> Path:
         return self.folder / f"part-{partition.index:06d}.members.parquet"
 
+    def spilled(self, partition: Partition, name: str) -> Path:
+        """A part's array (`facts`, `lengths`, `control`, `filled`) kept in a file beside the part."""
+        return self.folder / f"part-{partition.index:06d}.{name}.npy"
+
 
 @dataclass
 class PartResult:
-    """What a partition hands back to the join: counts, ranking facts, and how to cut its part."""
+    """What a partition hands back to the join: counts, ranking facts, and how to cut its part.
+
+    A rendering run's parts keep their arrays in files (`spill`: the run's folder, see
+    `PartitionWork.spilled`) and only the candidates' `keys` in memory, so that the caller holds 8
+    bytes a candidate, not 60; `array` reads either."""
 
     partition: Partition
     scanned: int = 0
@@ -130,10 +140,30 @@ class PartResult:
     """The reader's warnings (a subscriber table that is absent): names and counts only."""
     peak_rss_kb: int = 0
     """The peak resident memory of the process that ran the partition (Linux; 0 elsewhere)."""
+    keys: np.ndarray | None = None
+    """The candidates' e-mail keys when `facts` is in a file (else they are `facts`' KEY)."""
+    spill: Path | None = None
+
+    SPILLED = ("facts", "lengths", "control", "filled")
 
     @property
     def candidates(self) -> int:
-        return len(self.facts)
+        return len(self.key_array())
+
+    def key_array(self) -> np.ndarray:
+        return self.keys if self.keys is not None else self.facts[KEY]
+
+    def array(self, name: str) -> np.ndarray:
+        """`facts`, `lengths`, `control` or `filled`: in memory, or mapped from the part's file."""
+        value = getattr(self, name)
+        if value is not None or self.spill is None:
+            return value
+        return np.load(self.spill / f"part-{self.partition.index:06d}.{name}.npy", mmap_mode="r")
+
+    def drop_spilled(self) -> None:
+        if self.spill is not None:
+            for name in self.SPILLED:
+                (self.spill / f"part-{self.partition.index:06d}.{name}.npy").unlink(missing_ok=True)
 
 
 def run_partition(work: PartitionWork, partition: Partition, advance: Callable[[int], None] | None = None
@@ -176,6 +206,11 @@ def run_partition(work: PartitionWork, partition: Partition, advance: Callable[[
         result.lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
         result.control = np.concatenate(control) if control else np.zeros(0, dtype=np.int16)
         result.filled = np.concatenate(filled) if filled else np.zeros((0, columns), dtype=bool)
+        result.keys = np.array(result.facts[KEY])
+        for name in PartResult.SPILLED:
+            np.save(work.spilled(partition, name), getattr(result, name))
+            setattr(result, name, None)
+        result.spill = work.folder
     result.used_reader = reader.used_reader
     result.warnings = list(reader.warnings)
     result.peak_rss_kb = _peak_rss_kb()
@@ -249,30 +284,65 @@ def warm_up_pool() -> None:
         forkserver.ensure_running()
 
 
+RETRIES = 2
+"""How many times a partition that failed transiently runs again (alone: the others' results stay)."""
+
+
+def _transient(error: BaseException) -> bool:
+    """A failure that another try may not meet: a service error (not a permanent one) or a worker died."""
+    if isinstance(error, PermanentError):
+        return False
+    return isinstance(error, (SnaError, OperationalError, BrokenProcessPool))
+
+
+def _died(partition: Partition) -> SourceError:
+    return SourceError(f"the worker process of partition {partition.index} died {RETRIES + 1} times "
+                       "(killed or out of memory)")
+
+
 def run_partitions(work: PartitionWork, partitions: Sequence[Partition], workers: int,
                    advance: Callable[[int], None]) -> Iterator[PartResult]:
     """The partitions' results in partition order. With more than one worker (and more than one
     partition) they run in a pool of the fork server's processes, at most two per worker in flight; the
-    progress advances per chunk in process, per partition from a pool."""
+    progress advances per chunk in process, per partition from a pool. A partition that fails
+    transiently (a service error, its worker died) runs again alone, up to `RETRIES` times, the
+    others' results kept (a dead worker breaks its pool: a new one runs what was in flight); a
+    permanent error fails the run at once."""
     context = _pool_context()
     if workers <= 1 or len(partitions) <= 1 or context is None:
         for partition in partitions:
-            yield run_partition(work, partition, advance)
+            yield _run_here(work, partition, advance)
         return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(partitions)), mp_context=context,
-                               initializer=_start_worker, initargs=(work,))
-    WORKERS_PEAK.update(workers=min(workers, len(partitions)), kb=0)
+    size = min(workers, len(partitions))
+    WORKERS_PEAK.update(workers=size, kb=0)
+    pool = _new_pool(work, size, context)
     try:
         queue = iter(partitions)
-        pending = deque(pool.submit(_run_in_worker, p) for p in islice(queue, 2 * workers))
-        while pending:
+        flight = deque([p, pool.submit(_run_in_worker, p), 0] for p in islice(queue, 2 * workers))
+        while flight:
+            partition, future, tries = flight[0]
             try:
-                result = pending.popleft().result()
+                result = future.result()
             except BrokenProcessPool:
-                raise SourceError("a partition worker process died (killed or out of memory)") from None
+                # every partition in flight that was not done is lost with the pool: a new pool runs them
+                if tries >= RETRIES:
+                    raise _died(partition) from None
+                pool.shutdown(wait=True)
+                pool = _new_pool(work, size, context)
+                for slot in flight:
+                    if slot[1].done() and not isinstance(slot[1].exception(), BrokenProcessPool):
+                        continue  # a result (or its own error) that came before the pool broke
+                    slot[1], slot[2] = pool.submit(_run_in_worker, slot[0]), slot[2] + 1
+                continue
+            except Exception as error:
+                if not _transient(error) or tries >= RETRIES:
+                    raise
+                flight[0] = [partition, pool.submit(_run_in_worker, partition), tries + 1]
+                continue
+            flight.popleft()
             following = next(queue, None)
             if following is not None:
-                pending.append(pool.submit(_run_in_worker, following))
+                flight.append([following, pool.submit(_run_in_worker, following), 0])
             WORKERS_PEAK["kb"] = max(WORKERS_PEAK["kb"], result.peak_rss_kb)
             advance(result.scanned)
             yield result
@@ -280,16 +350,63 @@ def run_partitions(work: PartitionWork, partitions: Sequence[Partition], workers
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _new_pool(work: PartitionWork, size: int, context: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_start_worker, initargs=(work,))
+
+
+def _run_here(work: PartitionWork, partition: Partition, advance: Callable[[int], None]) -> PartResult:
+    """One partition in this process, tried again like a pool's; a try advances the progress only
+    past the rows the tries before it reported."""
+    reported = 0
+    for tries in range(RETRIES + 1):
+        read = 0
+
+        def step(rows: int) -> None:
+            nonlocal read, reported
+            read += rows
+            if read > reported:
+                advance(read - reported)
+                reported = read
+
+        try:
+            return run_partition(work, partition, step)
+        except Exception as error:
+            if not _transient(error) or tries >= RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
 # -- the join -------------------------------------------------------------------------------------
 
 def keep_masks(results: Sequence[PartResult]) -> list[np.ndarray]:
-    """Per part, the candidates to keep: one row per e-mail across every partition."""
+    """Per part, the candidates to keep: one row per e-mail across every partition, chosen as
+    `Deduplicator` chooses. Only the rows whose key occurs more than once are ranked, their facts
+    read part by part: the keys (8 bytes a candidate, sorted once) are all that scales with the shop."""
+    keys = [result.key_array() for result in results]
+    masks = [np.ones(len(k), dtype=bool) for k in keys]
+    if not keys:
+        return masks
+    every = np.concatenate(keys)
+    every.sort()
+    repeated = np.unique(every[1:][every[1:] == every[:-1]])
+    del every
+    repeated = repeated[repeated != NO_KEY]
+    if not len(repeated):
+        return masks
+    picks = []
+    for k in keys:
+        at = np.minimum(np.searchsorted(repeated, k), len(repeated) - 1)
+        picks.append(repeated[at] == k)
     dedup = Deduplicator()
-    for result in results:
-        dedup.add_facts(result.facts)
-    keep = dedup.keep_mask()
-    cuts = np.cumsum([result.candidates for result in results])[:-1]
-    return np.split(keep, cuts) if results else []
+    dedup.add_facts(np.concatenate([np.asarray(result.array("facts")[pick])
+                                    for result, pick in zip(results, picks, strict=True)]))
+    keep = dedup.keep_mask()  # the rows in the parts' order, as the ranking over every row sees them
+    start = 0
+    for mask, pick in zip(masks, picks, strict=True):
+        taken = int(pick.sum())
+        mask[pick] = keep[start:start + taken]
+        start += taken
+    return masks
 
 
 @dataclass(frozen=True)
@@ -313,14 +430,15 @@ def join_parts(work: PartitionWork, results: Sequence[PartResult], keeps: Sequen
     with output.open("wb") as out:
         out.write(header_line(columns))
         for result, keep in zip(results, keeps, strict=True):
-            check_control_characters(profile, columns, result.control[keep])
+            check_control_characters(profile, columns, np.asarray(result.array("control"))[keep])
             if fetch is not None:
                 fetch(result.partition)
             part = work.csv_part(result.partition)
             data = np.fromfile(part, dtype=np.uint8)
-            out.write(data.tobytes() if keep.all() else data[np.repeat(keep, result.lengths)].tobytes())
+            out.write(data.tobytes() if keep.all() else data[np.repeat(keep, result.array("lengths"))].tobytes())
             part.unlink()
-            filled += result.filled[keep].sum(axis=0)
+            filled += np.asarray(result.array("filled"))[keep].sum(axis=0)
+            result.drop_spilled()
             rows += int(keep.sum())
             if members is not None:
                 member_part = work.members_part(result.partition)

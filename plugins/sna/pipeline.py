@@ -465,9 +465,8 @@ class ExportPipeline:
             work = self._work(job, self.source_for(job.audience), plan.default_group_ids, plan.groups_any_ids,
                               folder if render else None)
             result = run_partition(work, partition)
-            arrays = {"facts": result.facts}
+            arrays = {name: result.array(name) for name in (PartResult.SPILLED if render else ("facts",))}
             if render:
-                arrays.update(lengths=result.lengths, control=result.control, filled=result.filled)
                 staging.put(work.csv_part(partition), f"{stem}.csv")
                 if work.members:
                     staging.put(work.members_part(partition), f"{stem}.members.parquet")

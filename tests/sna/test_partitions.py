@@ -4,6 +4,7 @@ partition size and the number of worker processes, on the demo shops in SQLite a
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from sna.audience import Audience
+from sna.errors import DataContractError
 from sna.exports import ExportStore
 from sna.partitions import plan_partitions
 from sna.pipeline import ExportJob, ExportPipeline
@@ -19,6 +21,7 @@ from sna.source.extract import ShopReader
 from sna.storage import LocalStorage
 from sna_demo import write_demo_shop
 from tests.fixtures.mariadb import _create_database, _database_url, _drop_database
+from tests.sna.flaky import make_flaky
 
 REFERENCE = date(2026, 11, 1)
 EVERYTHING = 100_000_000
@@ -283,3 +286,77 @@ def test_a_partition_rerun_after_the_run_was_recorded_changes_nothing(demo_shop_
     assert pipeline.export_partition(job, 1) is None
     assert pipeline.join(job).exported == recorded.rows
     assert [info.key for info in store.storage.list("_staging/")] == []
+def failing_export(engine: sa.Engine, folder: Path, monkeypatch, failure: str, workers: int):
+    """The Meta export of `engine` in partitions of 500, its third partition failing once (`failure`);
+    returns (the export, the partition, how often each chunk was selected, by its lowest id)."""
+    target = plan_partitions(ShopReader(engine), 500)[0][2]
+    original = ExportPipeline._selector
+    monkeypatch.setattr(ExportPipeline, "_selector", lambda self, job, ids: make_flaky(
+        original(self, job, ids), target.first_id, target.last_id, folder, failure))
+    try:
+        got = partitioned_export(engine, AUDIENCES[1], folder / "failed", size=500, workers=workers)
+    finally:
+        selected = Counter((folder / "selected.log").read_text().split())
+    assert not (folder / "fail-once").exists(), "the failure was injected"
+    return got, target, {int(first): n for first, n in selected.items()}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_partition_that_fails_once_is_retried_alone(demo_shop_sqlite, workers, tmp_path, monkeypatch):
+    engine = sa.create_engine(demo_shop_sqlite)
+    expected = partitioned_export(engine, AUDIENCES[1], tmp_path / "unfailed", size=500, workers=workers)
+    got, target, selected = failing_export(engine, tmp_path, monkeypatch, "transient", workers)
+    assert got == expected, "the same file and counts as the run that did not fail"
+    assert {first: n for first, n in selected.items() if n > 1} == {target.first_id: 2}, \
+        "only the failed partition ran again"
+    engine.dispose()
+
+
+def test_a_partition_whose_worker_dies_once_runs_again_on_a_new_pool(demo_shop_sqlite, tmp_path, monkeypatch):
+    engine = sa.create_engine(demo_shop_sqlite)
+    expected = partitioned_export(engine, AUDIENCES[1], tmp_path / "unfailed", size=500, workers=2)
+    got, target, selected = failing_export(engine, tmp_path, monkeypatch, "died", 2)
+    assert got == expected
+    assert selected[target.first_id] == 2
+    engine.dispose()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_partition_that_fails_for_good_fails_the_run_untried(demo_shop_sqlite, workers, tmp_path, monkeypatch):
+    engine = sa.create_engine(demo_shop_sqlite)
+    with pytest.raises(DataContractError, match="injected permanent failure"):
+        failing_export(engine, tmp_path, monkeypatch, "permanent", workers)
+    selected = Counter(int(first) for first in (tmp_path / "selected.log").read_text().split())
+    target = plan_partitions(ShopReader(engine), 500)[0][2]
+    assert selected[target.first_id] == 1, "a permanent error is not retried"
+    engine.dispose()
+
+
+def test_keep_masks_rank_only_repeated_keys_as_the_deduplicator_ranks_every_row(tmp_path):
+    """The caller ranks only the rows whose key repeats, read from the parts' files: the masks must
+    be the ones ranking every row at once gives (ties, no-key rows, parts in memory or spilled)."""
+    import numpy as np
+
+    from sna.partitions import Partition, PartResult, keep_masks
+    from sna.selection import CUSTOMER_ID, KEY, RANKING_COLUMNS, Deduplicator
+
+    rng = np.random.default_rng(5)
+    parts, results = [], []
+    for index in range(6):
+        n = int(rng.integers(0, 400))
+        columns = [rng.integers(0, 60, n).astype(np.uint64)] + [rng.integers(0, 3, n) for _ in RANKING_COLUMNS[1:]]
+        facts = np.rec.fromarrays(columns, names=list(RANKING_COLUMNS))
+        facts[CUSTOMER_ID][: n // 2] = 7  # ties on every fact
+        parts.append(facts)
+        result = PartResult(Partition(index, None, None), facts=facts)
+        if index % 2:
+            np.save(tmp_path / f"part-{index:06d}.facts.npy", facts)
+            result.facts, result.keys, result.spill = None, np.array(facts[KEY]), tmp_path
+        results.append(result)
+    dedup = Deduplicator()
+    for facts in parts:
+        dedup.add_facts(facts)
+    expected = dedup.keep_mask()
+    got = np.concatenate(keep_masks(results))
+    assert (got == expected).all()
+    assert 0 < expected.sum() < len(expected) and (np.concatenate(parts)[KEY] == 0)[expected].any()
