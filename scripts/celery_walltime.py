@@ -3,11 +3,13 @@
 Starts the distributed test's stack (tests/fixtures/celery_stack.py: Redis, PostgreSQL, the Airflow
 servers, N `airflow celery worker` processes) once per worker count, on three SQLite demo shops,
 and times, from the runs' start to their end as Airflow recorded them:
-  one   a single audience DAG run (five tasks in a chain)
-  batch `--audiences` audience DAG runs of the three shops triggered at once
+  one   a single audience DAG run (plan, its partitions, join, publish, record; `--partition-size`
+        smaller than `--customers` makes it several mapped partition tasks)
+  batch `--audiences` audience DAG runs of the three shops triggered at once (0: none)
 Prints one JSON object per worker count. Needs the services of `make services` (PostgreSQL).
 
     .venv/bin/python scripts/celery_walltime.py --workers 1,2 --audiences 20
+    .venv/bin/python scripts/celery_walltime.py --workers 1,2 --audiences 0 --customers 20000 --partition-size 5000
 """
 
 from __future__ import annotations
@@ -51,15 +53,16 @@ def timed(stack: SnaStack, dag_ids: list[str]) -> dict[str, Any]:
     }
 
 
-def measure(folder: Path, shops: dict[str | None, str], workers: int, audiences: int, concurrency: int
-            ) -> dict[str, Any]:
+def measure(folder: Path, shops: dict[str | None, str], workers: int, audiences: int, concurrency: int,
+            partition_size: int) -> dict[str, Any]:
     names = [f"worker-{chr(ord('a') + i)}" for i in range(workers)]
     audience_files = fleet(audiences + 1)  # the last one alone, then the others at once
-    with sna_celery_stack(folder, shops, audience_files, names, concurrency) as stack:
+    with sna_celery_stack(folder, shops, audience_files, names, concurrency, partition_size=partition_size) as stack:
         dag_ids = [f"sna_{name}" for name in audience_files]
         one = timed(stack, dag_ids[-1:])
-        batch = timed(stack, dag_ids[:-1])
-    return {"workers": workers, "concurrency": concurrency, "one": one, "batch": batch}
+        batch = timed(stack, dag_ids[:-1]) if audiences else None
+    return {"workers": workers, "concurrency": concurrency, "partition_size": partition_size, "one": one,
+            "batch": batch}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--audiences", type=int, default=20, help="audience DAG runs of the batch")
     parser.add_argument("--customers", type=int, default=1000, help="customers of each demo shop")
     parser.add_argument("--concurrency", type=int, default=1, help="task slots of each worker")
+    parser.add_argument("--partition-size", type=int, default=50_000, help="customers per partition task")
     args = parser.parse_args(argv)
     from sna_demo import write_demo_shop
 
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
             write_demo_shop(shops[name], customers=args.customers, seed=seed)
         for count in (int(n) for n in args.workers.split(",")):
             started = time.perf_counter()
-            result = measure(Path(folder) / f"workers-{count}", shops, count, args.audiences, args.concurrency)
+            result = measure(Path(folder) / f"workers-{count}", shops, count, args.audiences, args.concurrency,
+                             args.partition_size)
             result["stack_seconds"] = round(time.perf_counter() - started, 1)
             print(json.dumps(result), flush=True)
 
