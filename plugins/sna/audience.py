@@ -23,7 +23,12 @@ MAX_ID = 2**32 - 1
 """PrestaShop ids are INT(10) UNSIGNED: a larger number can match nothing and overflows the drivers."""
 DAG_ID_PREFIX = "sna_"
 """Every audience has its DAG `sna_<name>` (built by `sna_airflow`; the UI links to it)."""
-RESERVED_NAMES = frozenset({"housekeeping", "adhoc_export", "audience_errors"})
+ADHOC_NAMESPACE = "adhoc_export"
+"""Ad-hoc exports (the trigger form) live under their own namespace: an ad-hoc export named like a
+configured audience can never replace that audience's entries or files. `adhoc_export` is a
+reserved audience name, so no audience file can reach into it either. Here, not in `sna.pipeline`,
+so that parsing a DAG file imports no data library."""
+RESERVED_NAMES = frozenset({"housekeeping", ADHOC_NAMESPACE, "audience_errors"})
 """Names whose DAG (`sna_<name>`) or storage namespace SNA uses itself; names starting with `_` are
 internal prefixes of the storage (`_staging/`)."""
 TABLE_PREFIX_PATTERN = r"^[A-Za-z0-9_]{0,32}$"

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
+from sna.defaults import STAGING_MAX_AGE
 from sna.errors import NotFoundError, SnaError
 from sna.locks import Holder, RunInProgressError, RunLocks
 from sna.registry import Delivery, ExportEntry, Registry
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 
 ORPHAN_GRACE = timedelta(hours=1)
 """A file younger than this may belong to an export that is about to be recorded: not an orphan yet."""
-STAGING_MAX_AGE = timedelta(hours=24)
-"""Staging younger than this may belong to a run still in progress (or waiting for a retry)."""
 
 EXPORT_KEY = re.compile(
     r"^(?:adhoc_export/)?(?P<name>[a-z0-9][a-z0-9_]{0,63})/(?P<platform>google|meta)/"

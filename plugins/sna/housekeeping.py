@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from sna.audience import Audience
-from sna.exports import STAGING_MAX_AGE, ExportStore
+from sna.defaults import DEFAULT_RETENTION_DAYS as DEFAULT_RETENTION_DAYS  # re-exported
+from sna.defaults import STAGING_MAX_AGE as STAGING_MAX_AGE  # re-exported
+from sna.exports import ExportStore
 
 log = logging.getLogger(__name__)
-
-DEFAULT_RETENTION_DAYS = Audience.model_fields["retention_days"].default
 
 
 @dataclass

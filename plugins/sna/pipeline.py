@@ -28,6 +28,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy.engine import Engine
 
+from sna.audience import (
+    ADHOC_NAMESPACE as ADHOC_NAMESPACE,  # re-exported: the callers of the pipeline name it here
+)
 from sna.audience import Audience
 from sna.delivery.base import PlatformClient
 from sna.delivery.clients import destination_id
@@ -65,11 +68,6 @@ from sna.settings import project_path
 from sna.source.assemble import ShopReference
 from sna.source.extract import ResolvedFilters, ShopReader, empty_raw_frame
 from sna.staging import FrameWriter, Staging, read_frames
-
-ADHOC_NAMESPACE = "adhoc_export"
-"""Ad-hoc exports (the trigger form) live under their own namespace: an ad-hoc export named like a
-configured audience can never replace that audience's entries or files. `adhoc_export` is a
-reserved audience name, so no audience file can reach into it either."""
 
 
 @dataclass(frozen=True)

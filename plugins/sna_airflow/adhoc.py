@@ -19,9 +19,8 @@ from typing import Any
 from airflow.sdk import DAG, Param, dag
 from pydantic import BaseModel, ValidationError
 
-from sna.audience import Audience, Filters, SourceSpec, validation_errors
+from sna.audience import ADHOC_NAMESPACE, Audience, Filters, SourceSpec, validation_errors
 from sna.errors import AudienceFileError
-from sna.pipeline import ADHOC_NAMESPACE
 from sna_airflow.alerts import FailedRunAlert
 from sna_airflow.config import ADHOC_DAG_ID, PLATFORM_LABELS, START_DATE
 from sna_airflow.retry import retry_arguments

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseNotifier
 
+from sna.audience import ADHOC_NAMESPACE
 from sna.errors import ConfigError, TransientError
-from sna.pipeline import ADHOC_NAMESPACE
 from sna.settings import NotifierSpec, Settings, load_settings
 
 if TYPE_CHECKING:

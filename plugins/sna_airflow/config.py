@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sna.audience import DAG_ID_PREFIX, Audience, load_audiences
+from sna.audience import ADHOC_NAMESPACE, DAG_ID_PREFIX, Audience, load_audiences
 from sna.errors import AudienceFileError, ConfigError
-from sna.pipeline import ADHOC_NAMESPACE
 from sna.settings import SETTINGS_FILE, Settings, load_settings, project_root
 
 __all__ = ["ADHOC_DAG_ID", "AUDIENCE_SHARDS", "DAG_ID_PREFIX", "HOUSEKEEPING_DAG_ID", "PLATFORM_LABELS",

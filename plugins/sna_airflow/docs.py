@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from sna.audience import Audience
 from sna.errors import AudienceFileError
-from sna.normalize import profile_for
+from sna.layouts import layout_for
 from sna_airflow.config import PLATFORM_LABELS
 
 
@@ -20,9 +20,9 @@ def _value(value: object) -> str:
 
 def audience_doc(audience: Audience) -> str:
     """Platform, file, filters and required fields of one audience, as Markdown."""
-    profile = profile_for(audience.platform)
-    header = profile.file_header(with_value=audience.value == "total_spent")
-    required = ", ".join(profile.required_fields)
+    layout = layout_for(audience.platform)  # not the profile: that imports pandas at parse
+    header = layout.file_header(with_value=audience.value == "total_spent")
+    required = ", ".join(layout.required_fields)
     filters = audience.filters.applied()
     lines = [
         f"# Audience `{audience.name}`",

@@ -13,8 +13,8 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, chain, dag, task
 
+from sna.defaults import DEFAULT_RETENTION_DAYS, STAGING_MAX_AGE
 from sna_airflow.config import DAG_ID_PREFIX, HOUSEKEEPING_DAG_ID, START_DATE, load_audience_config
-from sna_airflow.connections import airflow_runtime
 from sna_airflow.retry import retry_arguments
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,6 @@ log = logging.getLogger(__name__)
 
 def housekeeping_params() -> dict[str, Param]:
     """The trigger form; every field can be cleared (null: its default)."""
-    from sna.housekeeping import DEFAULT_RETENTION_DAYS, STAGING_MAX_AGE
-
     return {
         "repair": Param(False, type=["boolean", "null"], title="Repair mismatches",
                         description="Delete entries whose file is gone and files without an entry."),
@@ -47,6 +45,7 @@ def expire_exports(**context: Any) -> dict[str, Any]:
     """Deletes exports older than their audience's `retention_days`: the file, then the entry."""
     from sna.housekeeping import expire_exports as expire
     from sna.housekeeping import retention_plan
+    from sna_airflow.connections import airflow_runtime
 
     config = load_audience_config()
     with airflow_runtime() as runtime:
@@ -66,6 +65,7 @@ def expire_exports(**context: Any) -> dict[str, Any]:
 def sweep_staging(**context: Any) -> dict[str, Any]:
     """Removes what failed runs left under the staging prefix (customer data must not linger)."""
     from sna.housekeeping import sweep_scratch
+    from sna_airflow.connections import airflow_runtime
 
     max_age = timedelta(hours=int(setting(context["params"], "staging_max_age_hours")))
     with airflow_runtime() as runtime:
@@ -82,6 +82,7 @@ def sweep_staging(**context: Any) -> dict[str, Any]:
 def reconcile(**context: Any) -> dict[str, Any]:
     """Reports (and with `repair` deletes) entries without file and files without entry."""
     from sna.housekeeping import reconcile as check
+    from sna_airflow.connections import airflow_runtime
 
     with airflow_runtime() as runtime:
         mismatches = check(runtime.store(), repair=bool(setting(context["params"], "repair")), now=datetime.now(UTC))
@@ -99,6 +100,7 @@ def check_staleness(**context: Any) -> dict[str, Any]:
     Runs on its own, so that a failure of the other tasks cannot silence it."""
     from sna.housekeeping import stale_audiences
     from sna_airflow.alerts import AlertNotSent, check_notifiers, send_alert, stale_alert
+    from sna_airflow.connections import airflow_runtime
 
     config = load_audience_config()
     now = datetime.now(UTC)

@@ -21,15 +21,14 @@ from airflow.sdk import Asset, chain, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from sna.errors import PermanentError
-from sna.handoffs import SelectionStats
-from sna.locks import Holder
-from sna.registry.access import Actor
 from sna_airflow.config import dag_settings
-from sna_airflow.connections import airflow_runtime
 from sna_airflow.context import AudienceOf, export_job, is_dry_run
 
 if TYPE_CHECKING:
     from sna.pipeline import ExportJob, ExportPipeline
+
+# The engine's runtime, locks and registry are imported by the task bodies (in the worker), not here:
+# they pull in pandas, pyarrow and boto3, whose import a DAG file's parse must not pay.
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,10 @@ def _log_counts(stats: dict[str, Any]) -> None:
 def leased_pipeline(audience_of: AudienceOf, context: Any, *, last: bool = False, namespace: str = ""
                     ) -> Iterator[tuple[ExportPipeline, ExportJob]]:
     """The run's job and a pipeline on Airflow's connections, under the run's lease, for one task."""
+    from sna.locks import Holder
+    from sna.registry.access import Actor
+    from sna_airflow.connections import airflow_runtime
+
     job = export_job(audience_of, context, namespace)
     with airflow_runtime() as runtime:
         runtime.actor = Actor(f"{context['dag_run'].dag_id}/{context['run_id']}", "dag")
@@ -109,6 +112,8 @@ def add_export_tasks(audience_of: AudienceOf, outlet: Asset | None = None, names
     def join(**context: Any) -> dict[str, Any]:
         """The duplicates across partitions, the counts (logged as a table) and the file from the
         parts; a dry run stops here, removes its staging and records its counts (no file)."""
+        from sna.handoffs import SelectionStats
+
         dry_run = is_dry_run(context)
         with leased_pipeline(audience_of, context, last=dry_run, namespace=namespace) as (pipeline, job):
             stats = pipeline.join(job, render=not dry_run).to_json()

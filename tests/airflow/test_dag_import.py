@@ -294,3 +294,50 @@ def test_the_scheduler_knows_every_task_has_a_retry_policy(examples) -> None:
     for task in restored.tasks:
         assert task.has_retry_policy is True
         assert task.retry_exponential_backoff == 2.0 and task.retries == 4
+
+
+
+DATA_LIBRARIES = ("pandas", "numpy", "pyarrow", "boto3", "botocore", "connectorx", "phonenumbers")
+"""Paid by the tasks (in the worker), not by a parse: their import took ~1.5 s of each DAG file's parse."""
+AIRFLOWS_OWN = {"boto3", "botocore"}
+"""Airflow imports these itself at parse: an Asset with a URI loads every provider's URI handler, and
+the Amazon provider's S3 handler imports its S3 hook (boto3). SNA's own modules must not."""
+
+_WATCH = """
+import json, runpy, sys, traceback
+from pathlib import Path
+watched, importers = set(json.loads(sys.argv[1])), {}
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        if top in watched and top not in importers:
+            frames = [f.filename for f in traceback.extract_stack()[:-1] if "importlib" not in f.filename
+                      and not any(f"/{lib}/" in f.filename for lib in watched)]
+            importers[top] = frames[-1]
+        return None
+sys.meta_path.insert(0, Watch())
+found = {}
+for path in sys.argv[2:]:
+    found[path] = sorted(k for k in runpy.run_path(path) if k.startswith("sna_"))
+leaked = sorted({m.split(".")[0] for m in sys.modules} & watched)
+print(json.dumps({"dags": found, "leaked": leaked, "importers": importers}))
+"""
+
+
+def test_parsing_a_dag_file_imports_no_data_library(examples) -> None:
+    """Each DAG file in a fresh interpreter, as the DAG processor parses it; the tasks import them."""
+    import json
+    import os
+    import subprocess
+
+    files = sorted(str(path) for path in (PROJECT / "dags").glob("sna_*.py"))
+    env = dict(os.environ, PYTHONPATH=f"{PROJECT / 'plugins'}:{PROJECT}")
+    result = subprocess.run([sys.executable, "-c", _WATCH, json.dumps(DATA_LIBRARIES), *files], env=env,
+                            cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert set().union(*map(set, report["dags"].values())) >= EXAMPLE_DAGS | {"sna_adhoc_export", "sna_housekeeping"}
+    assert set(report["leaked"]) <= AIRFLOWS_OWN, report["importers"]
+    ours = {lib: by for lib, by in report["importers"].items() if by.startswith(str(PROJECT))}
+    assert ours == {}

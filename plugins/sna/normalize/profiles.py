@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sna.errors import DataContractError
+from sna.layouts import GOOGLE, META, layout_for
 from sna.normalize import text as tx
 from sna.normalize.dates import parse_birthdays
 from sna.normalize.phones import parse_phones
@@ -79,11 +80,7 @@ class Profile(ABC):
         return out
 
     def file_header(self, *, with_value: bool) -> tuple[str, ...]:
-        if not with_value:
-            return self.header
-        if self.value_column is None:
-            raise ValueError(f"the {self.platform} file has no customer value column")
-        return (*self.header, self.value_column)
+        return layout_for(self.platform).file_header(with_value=with_value)
 
     def output_frame(
         self, normalized: pd.DataFrame, *, require_complete: bool, with_value: bool
@@ -160,10 +157,10 @@ class Profile(ABC):
 class GoogleProfile(Profile):
     """Google Ads Customer Match: e-mail, phone, and the name + country + zip address key."""
 
-    platform = "google"
-    header = ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
+    platform = GOOGLE.platform
+    header = GOOGLE.header
     hashed_columns = frozenset({"Email", "Phone", "First Name", "Last Name"})
-    required_fields = ("email", "phone", "first_name", "last_name", "country", "zip")
+    required_fields = GOOGLE.required_fields
     minimum_hint = ("Google Ads serves a Customer Match list once at least 100 of its members are matched "
                     "(1,000 for Search)")
     address_columns = ("First Name", "Last Name", "Country", "Zip")
@@ -196,22 +193,13 @@ class GoogleProfile(Profile):
 class MetaProfile(Profile):
     """Meta customer list: identifiers, address, birthday, gender, age and optional value."""
 
-    platform = "meta"
-    header = ("email", "phone", "fn", "ln", "zip", "ct", "st", "country", "dob", "doby", "gen", "age")
+    platform = META.platform
+    header = META.header
     hashed_columns = frozenset(
         {"email", "phone", "fn", "ln", "zip", "ct", "st", "country", "dob", "doby", "gen"}
     )
-    required_fields = (
-        "email",
-        "phone",
-        "first_name",
-        "last_name",
-        "zip",
-        "city",
-        "country",
-        "birthday",
-    )
-    value_column = "value"
+    required_fields = META.required_fields
+    value_column = META.value_column
     minimum_hint = "Meta advises customer lists of at least 100 people (it matches only part of them)"
     GENDERS: ClassVar[dict[float, str]] = {0.0: "m", 1.0: "f"}  # ps_gender.type: 0 male, 1 female, 2 other
 
