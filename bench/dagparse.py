@@ -90,5 +90,5 @@ def parse(count: int = 200) -> dict[str, Any]:
             "cpu_seconds": round(sum(f["cpu_seconds"] for f in files), 3),
             "cold_seconds": max(f["cold_seconds"] for f in files), "audiences": count,
             "dags": sum(f["dags"] for f in files), "files": files,
-            "peak_rss_mb": max(f["peak_rss_mb"] for f in files),
+            "peak_mb": max(f["peak_mb"] for f in files), "rss_peaks_mb": max(f["rss_peaks_mb"] for f in files),
             "serialize_ms_per_dag": round(sum(samples) / len(samples), 1) if samples else None}
