@@ -116,8 +116,12 @@ class PartitionWork:
         return self.folder / f"part-{partition.index:06d}.members.parquet"
 
     def spilled(self, partition: Partition, name: str) -> Path:
-        """A part's array (`facts`, `lengths`, `control`, `filled`) kept in a file beside the part."""
-        return self.folder / f"part-{partition.index:06d}.{name}.npy"
+        return spilled_array(self.folder, partition, name)
+
+
+def spilled_array(folder: Path, partition: Partition, name: str) -> Path:
+    """A part's array (`facts`, `lengths`, `control`, `filled`) kept in a file beside the part."""
+    return folder / f"part-{partition.index:06d}.{name}.npy"
 
 
 @dataclass
@@ -158,12 +162,12 @@ class PartResult:
         value = getattr(self, name)
         if value is not None or self.spill is None:
             return value
-        return np.load(self.spill / f"part-{self.partition.index:06d}.{name}.npy", mmap_mode="r")
+        return np.load(spilled_array(self.spill, self.partition, name), mmap_mode="r")
 
     def drop_spilled(self) -> None:
         if self.spill is not None:
             for name in self.SPILLED:
-                (self.spill / f"part-{self.partition.index:06d}.{name}.npy").unlink(missing_ok=True)
+                spilled_array(self.spill, self.partition, name).unlink(missing_ok=True)
 
 
 def run_partition(work: PartitionWork, partition: Partition, advance: Callable[[int], None] | None = None
