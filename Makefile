@@ -24,4 +24,4 @@ lint: setup
 	.venv/bin/ruff check --select AIR dags plugins
 
 bench: setup services
-	.venv/bin/python -m bench --sizes 100000,1000000 --naive-sizes 100000
+	.venv/bin/python -m bench --sizes 100000,1000000,5000000 --naive-sizes 100000

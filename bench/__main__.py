@@ -22,7 +22,7 @@ PARTS = ("export", "floor", "arrowfloor", "naive", "deliver", "dagparse")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sizes", default="100000,1000000", help="customer counts, comma-separated")
+    parser.add_argument("--sizes", default="100000,1000000,5000000", help="customer counts, comma-separated")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"which measures ({', '.join(PARTS)})")
     parser.add_argument("--platforms", default="google,meta", help="platforms of the product exports")
     parser.add_argument("--naive-platforms", default="google,meta", help="platforms of the naive baseline")

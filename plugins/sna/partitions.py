@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -242,10 +245,29 @@ def _no_rows(work: PartitionWork) -> pd.DataFrame:
 # -- the pool -------------------------------------------------------------------------------------
 
 PRELOADED = ("numpy", "pandas", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "sqlalchemy", "phonenumbers",
-             "connectorx")
-"""What the fork server imports once for every worker: the heavy libraries, not `sna` itself (the
-server imports before it takes the caller's `sys.path`, so `sna` is imported by each worker, from
-where the caller has it)."""
+             "connectorx", "sna.pipeline")
+"""What the fork server imports once for every worker: the heavy libraries and the engine (each worker
+importing `sna` itself cost it 0.5 to 1 s), from the caller's `sys.path` (`_server_path`)."""
+
+
+@contextmanager
+def _server_path() -> Iterator[None]:
+    """The caller's own `sys.path` entries (a source tree, pytest's `pythonpath`) as the PYTHONPATH of
+    the fork server it starts: Python 3.11 passes the caller's `sys.path` to the server and ignores it,
+    so the server would import `sna` from the installed copy, or not at all, while the caller runs
+    another tree (a worktree beside an editable install)."""
+    own = [entry for entry in sys.path
+           if entry and not entry.startswith((sys.prefix, sys.base_prefix, sys.exec_prefix))]
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([*own, *([saved] if saved else [])])
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+
 
 _WORK: PartitionWork | None = None
 """In a worker: the run's shared work, received once (`_start_worker`)."""
@@ -285,7 +307,8 @@ def warm_up_pool() -> None:
     if _pool_context() is not None:
         from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+        with _server_path():
+            forkserver.ensure_running()
 
 
 RETRIES = 2
@@ -317,6 +340,7 @@ def run_partitions(work: PartitionWork, partitions: Sequence[Partition], workers
         for partition in partitions:
             yield _run_here(work, partition, advance)
         return
+    warm_up_pool()  # started here when the caller did not start it earlier: with the caller's sys.path
     size = min(workers, len(partitions))
     WORKERS_PEAK.update(workers=size, kb=0)
     pool = _new_pool(work, size, context)
