@@ -42,6 +42,7 @@ class _TqdmProgress:
     def start(self, label: str, total: int | None) -> None:
         from tqdm import tqdm
 
+        tqdm.monitor_interval = 0  # no monitor thread: a process with a thread of its own forks no workers
         self.finish()
         self._bar = tqdm(total=total, desc=label, unit=" customers", file=sys.stderr, leave=False)
 

@@ -10,11 +10,13 @@ part), one small pass finds the keys seen more than once and ranks only their ro
 joined, in order, under one header (`join_parts`). The file is byte for byte the one the staged stages write: the same rows,
 chosen by the same ranking, encoded by the same code.
 
-Partitions run in a process pool (`workers`; 1: in the caller's process). The workers come from
-a fork server (a clean process started once, the heavy libraries preloaded): a plain fork of a
-process that has already read with connectorx crashes in connectorx's next read. Each worker
-receives the run's `PartitionWork` once (the shop engine travels as its URL and is opened again
-there) and holds only its partition in flight: memory is bounded by `workers x partition` plus
+Partitions run in a process pool (`workers`; 1: in the caller's process). The workers are forked
+from the caller while that is safe (no thread of its own, no read with connectorx yet: a fresh `sna
+run`), so they start at once with its libraries loaded; otherwise they come from a fork server (a
+clean process started once, the heavy libraries and the engine preloaded), because a plain fork of
+a process that has already read with connectorx crashes in connectorx's next read. Each worker
+receives the run's `PartitionWork` once, pickled (the shop engine travels as its URL and is opened
+again there, never shared with the caller) and holds only its partition in flight: memory is bounded by `workers x partition` plus
 the caller's keys (8 bytes a candidate), not by the shop.
 """
 
@@ -23,7 +25,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import pickle
 import sys
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -232,7 +236,7 @@ def _peak_rss_kb() -> int:
         return 0
 
 
-WORKERS_PEAK: dict[str, int] = {"workers": 0, "kb": 0}
+WORKERS_PEAK: dict[str, int | str] = {"workers": 0, "kb": 0, "start_method": ""}
 """The last pool of this process: its size and the highest peak memory a worker reported (the
 benchmark adds `workers x kb` to the caller's own peak)."""
 
@@ -284,17 +288,33 @@ def _engine_of(url: URL) -> Engine:
     return _ENGINES[key]
 
 
-def _start_worker(work: PartitionWork) -> None:
+def _start_worker(pickled_work: bytes) -> None:
+    """The run's work, pickled by the caller whatever the start method: even a forked worker opens
+    its own shop engine (`PartitionWork.__setstate__`) instead of sharing the caller's connections."""
     global _WORK
-    _WORK = work
+    _WORK = pickle.loads(pickled_work)
 
 
 def _run_in_worker(partition: Partition) -> PartResult:
     return run_partition(_WORK, partition)
 
 
+def _fork_is_safe() -> bool:
+    """A plain fork copies a process as it is: safe while it runs no Python thread and has never read
+    with connectorx (whose runtime's threads a child does not get back; `arrow.READ_HERE`). The other
+    threads of a fresh process (OpenBLAS's, jemalloc's) reset themselves after a fork."""
+    from sna.source.arrow import READ_HERE
+
+    return ("fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+            and os.getpid() not in READ_HERE)
+
+
 def _pool_context() -> multiprocessing.context.BaseContext | None:
-    """The fork server's context, the heavy libraries preloaded (None where there is none: in process)."""
+    """How the workers start: forked from this process while that is safe (at once, sharing its loaded
+    libraries: `sna run` of a fresh process), else from the fork server, the heavy libraries preloaded
+    (its start costs about a second, once per process); None where neither exists (in process)."""
+    if _fork_is_safe():
+        return multiprocessing.get_context("fork")
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return None
     context = multiprocessing.get_context("forkserver")
@@ -303,8 +323,10 @@ def _pool_context() -> multiprocessing.context.BaseContext | None:
 
 
 def warm_up_pool() -> None:
-    """Starts the fork server (once per process) before the partitions are handed out."""
-    if _pool_context() is not None:
+    """Starts the fork server (once per process) before the partitions are handed out, when the
+    workers will come from it."""
+    context = _pool_context()
+    if context is not None and context.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         with _server_path():
@@ -340,9 +362,10 @@ def run_partitions(work: PartitionWork, partitions: Sequence[Partition], workers
         for partition in partitions:
             yield _run_here(work, partition, advance)
         return
-    warm_up_pool()  # started here when the caller did not start it earlier: with the caller's sys.path
+    if context.get_start_method() == "forkserver":
+        warm_up_pool()  # started here when the caller did not start it earlier: with the caller's sys.path
     size = min(workers, len(partitions))
-    WORKERS_PEAK.update(workers=size, kb=0)
+    WORKERS_PEAK.update(workers=size, kb=0, start_method=context.get_start_method())
     pool = _new_pool(work, size, context)
     try:
         queue = iter(partitions)
@@ -379,7 +402,8 @@ def run_partitions(work: PartitionWork, partitions: Sequence[Partition], workers
 
 
 def _new_pool(work: PartitionWork, size: int, context: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_start_worker, initargs=(work,))
+    return ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_start_worker,
+                               initargs=(pickle.dumps(work),))
 
 
 def _run_here(work: PartitionWork, partition: Partition, advance: Callable[[int], None]) -> PartResult:

@@ -486,3 +486,20 @@ def test_audiences_of_several_shops_read_each_its_own_shop(tmp_path, locations):
 
     missing = audience_file(tmp_path, "name: aud_c\nplatform: google\nsource: {connection: shop_c}\n", "c.yaml")
     assert_one_line_error(sna("run", missing, env=env), "source.connection shop_c", "SNA_SOURCE_URL_SHOP_C")
+
+
+def test_the_progress_bar_starts_no_thread() -> None:
+    """tqdm's monitor thread made every `sna run` unsafe to fork, so its workers came from the fork
+    server (about a second more a run): the bar runs without it."""
+    import threading
+
+    from sna.cli import _TqdmProgress
+
+    before = threading.active_count()
+    progress = _TqdmProgress()
+    progress.start("exporting", 10)
+    try:
+        progress.advance(5)
+        assert threading.active_count() == before
+    finally:
+        progress.finish()

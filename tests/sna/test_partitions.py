@@ -371,7 +371,9 @@ sys.path.insert(0, sys.argv[1])  # the probe is found on this process's sys.path
 from concurrent.futures import ProcessPoolExecutor
 
 from sna import partitions
+from sna.source import arrow
 
+arrow.READ_HERE[:] = [os.getpid()]  # as after a read with connectorx here: the workers come from the fork server
 partitions.PRELOADED = (*partitions.PRELOADED, "preload_probe")
 partitions.warm_up_pool()
 with ProcessPoolExecutor(1, mp_context=partitions._pool_context()) as pool:
@@ -399,3 +401,58 @@ def test_the_fork_server_preloads_the_engine_from_the_callers_sys_path(tmp_path:
                           env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["True", "True"]
+
+
+FORKED_RUNS = """
+import hashlib
+import sys
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from sna import partitions
+from sna.audience import Audience
+from sna.exports import ExportStore
+from sna.pipeline import ExportJob, ExportPipeline
+from sna.registry import Registry
+from sna.storage import LocalStorage
+
+
+def export(folder: Path, workers: int) -> str:
+    folder.mkdir()
+    registry = Registry(f"sqlite:///{folder / 'registry.db'}")
+    registry.ensure_schema()
+    store = ExportStore(LocalStorage(folder / "exports"), registry)
+    pipeline = ExportPipeline(sa.create_engine(sys.argv[1]), store, project_root=folder, partition_size=1500,
+                              workers=workers, source_reader="arrow")
+    report = pipeline.run(ExportJob(Audience(name="forked", platform="google", require_complete=False),
+                                    date(2026, 11, 1)))
+    started = partitions.WORKERS_PEAK["start_method"] if workers > 1 else "here"
+    digest = hashlib.sha256((folder / "exports" / store.get(report.export_id).file_key).read_bytes()).hexdigest()
+    return f"{started}:{digest}"
+
+
+folder = Path(sys.argv[2])
+print(export(folder / "first", 2), export(folder / "here", 1), export(folder / "after", 2))
+"""
+
+
+def test_a_fresh_process_forks_its_workers_until_it_has_read_with_connectorx(demo_shop_sqlite: str,
+                                                                             tmp_path: Path) -> None:
+    """The fork server's start (its preload, about a second) was most of a 100,000-customer `sna run`.
+    A fresh process is safe to fork, so its workers are forked at once; once it has read with
+    connectorx itself (a shop of one partition runs here), its workers come from the fork server.
+    Every way writes the same file."""
+    import os
+    import subprocess
+    import sys
+
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", FORKED_RUNS, demo_shop_sqlite, str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (first, first_file), (here, here_file), (after, after_file) = (run.split(":") for run in done.stdout.split())
+    assert (first, here, after) == ("fork", "here", "forkserver")
+    assert first_file == here_file == after_file

@@ -77,6 +77,11 @@ SUBSCRIBERS = Scan("subscribers", SUBSCRIBER_COLUMNS, frozenset({"email"}), froz
 _NULL_FLAG = "__null"
 
 
+READ_HERE: list[int] = []
+"""Not empty once this process has read with connectorx: its Rust runtime's threads then live here,
+and a plain fork of the process would crash in the child's next read (see `sna.partitions`)."""
+
+
 @cache
 def connectorx() -> Any | None:
     """The connectorx module, or None when it is not installed. Its Rust logger is switched off
@@ -187,6 +192,7 @@ class ArrowScan:
 
     def __init__(self, url: str, sql: str, scan: Scan, batch_rows: int) -> None:
         self.scan = scan
+        READ_HERE[:] = [os.getpid()]
         try:
             self._reader = connectorx().read_sql(url, sql, return_type="arrow_stream", batch_size=batch_rows)
             self.schema = self._reader.schema
