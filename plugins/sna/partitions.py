@@ -22,6 +22,7 @@ the caller's keys (8 bytes a candidate), not by the shop.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import multiprocessing
 import os
@@ -288,10 +289,25 @@ def _engine_of(url: URL) -> Engine:
     return _ENGINES[key]
 
 
+M_ARENA_MAX = -8
+"""glibc's `mallopt` parameter: how many malloc arenas the process may create."""
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """connectorx leaves its connection pool's three threads behind after every read (never joined),
+    and glibc gives each thread that allocates an arena of its own, up to eight a core: a worker's
+    memory grew with the partitions it read. A no-op where the C library is not glibc."""
+    try:
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        pass
+
+
 def _start_worker(pickled_work: bytes) -> None:
     """The run's work, pickled by the caller whatever the start method: even a forked worker opens
     its own shop engine (`PartitionWork.__setstate__`) instead of sharing the caller's connections."""
     global _WORK
+    _limit_malloc_arenas()
     _WORK = pickle.loads(pickled_work)
 
 
