@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTSIDE = ("../" + "shared").encode()  # spelled in two parts so this file does not match itself
 SKIPPED_FOLDERS = {".git", ".venv", "var", "build", "test-artifacts", "__pycache__", ".pytest_cache", ".ruff_cache"}
 DOCS = ("README.md", "docs/formats.md", "docs/prestashop-source.md", "docs/audience-config.md",
-        "docs/architecture.md")
+        "docs/architecture.md", "docs/benchmarks.md")
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
