@@ -177,6 +177,22 @@ def test_preview_counts_what_the_run_exports(demo_shop_sqlite, tmp_path):
     engine.dispose()
 
 
+def fresh_python(script: str, *args: str, timeout: float = 300) -> str:
+    """What `script` prints when run by a fresh interpreter (the engine on its path, glibc's
+    arenas at their default): for what only a process's first pool or first read shows."""
+    import os
+    import subprocess
+    import sys
+
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ.get("PYTHONPATH", "")])}
+    env.pop("MALLOC_ARENA_MAX", None)
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 ONE_PARTITION_RUN = """
 import sys
 from datetime import date
@@ -204,15 +220,7 @@ print(report.rows > 0, forkserver._forkserver._forkserver_pid is not None)
 def test_a_shop_of_one_partition_starts_no_worker_pool(demo_shop_sqlite: str, tmp_path: Path) -> None:
     """A small shop is one partition, run in the caller's process: starting the fork server for it
     (its preloaded libraries) cost every small `sna run` about 0.7 s for nothing."""
-    import os
-    import subprocess
-    import sys
-
-    plugins = Path(__file__).resolve().parents[2] / "plugins"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", ONE_PARTITION_RUN, demo_shop_sqlite, str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=300, check=True)
-    assert done.stdout.split() == ["True", "False"]
+    assert fresh_python(ONE_PARTITION_RUN, demo_shop_sqlite, str(tmp_path)).split() == ["True", "False"]
 
 
 def mapped_export(engine: sa.Engine, audience: Audience, folder: Path, *, size: int, order=lambda ids: ids
@@ -388,19 +396,10 @@ def test_the_fork_server_preloads_the_engine_from_the_callers_sys_path(tmp_path:
     engine from where the caller has it. Now a module only the caller's sys.path finds is imported
     once, in the server (its pid differs from the worker's), and the worker has the engine loaded
     before it runs anything."""
-    import os
-    import subprocess
-    import sys
-
     (tmp_path / "preload_probe.py").write_text(
         "import os\nimport sys\nIMPORTED_BY = os.getpid()\n\n"
         "def report():\n    return IMPORTED_BY, os.getpid(), 'sna.pipeline' in sys.modules\n")
-    plugins = Path(__file__).resolve().parents[2] / "plugins"
-    env = {**os.environ, "PYTHONPATH": str(plugins)}
-    done = subprocess.run([sys.executable, "-c", PRELOAD_PROBE, str(tmp_path)], capture_output=True, text=True,
-                          env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["True", "True"]
+    assert fresh_python(PRELOAD_PROBE, str(tmp_path)).split() == ["True", "True"]
 
 
 FORKED_RUNS = """
@@ -444,16 +443,8 @@ def test_a_fresh_process_forks_its_workers_until_it_has_read_with_connectorx(dem
     A fresh process is safe to fork, so its workers are forked at once; once it has read with
     connectorx itself (a shop of one partition runs here), its workers come from the fork server.
     Every way writes the same file."""
-    import os
-    import subprocess
-    import sys
-
-    plugins = Path(__file__).resolve().parents[2] / "plugins"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugins), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", FORKED_RUNS, demo_shop_sqlite, str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    (first, first_file), (here, here_file), (after, after_file) = (run.split(":") for run in done.stdout.split())
+    printed = fresh_python(FORKED_RUNS, demo_shop_sqlite, str(tmp_path))
+    (first, first_file), (here, here_file), (after, after_file) = (run.split(":") for run in printed.split())
     assert (first, here, after) == ("fork", "here", "forkserver")
     assert first_file == here_file == after_file
 
@@ -497,20 +488,9 @@ def test_a_workers_memory_does_not_grow_with_the_threads_connectorx_leaves_behin
     9 a partition), and glibc gives each thread that allocates an arena of its own, up to 8 a core:
     a pool worker's memory grew with the partitions it read (about 60 MB over 20 partitions of
     50,000). A worker keeps to two arenas."""
-    import os
-    import subprocess
-    import sys
-
     url = sa.engine.make_url(demo_shop_mariadb)
     connectorx_url = f"mysql://{url.username}@{url.host}:{url.port}/{url.database}"
-    plugins = Path(__file__).resolve().parents[2] / "plugins"
-    env = {**os.environ, "PYTHONPATH": str(plugins)}
-    env.pop("MALLOC_ARENA_MAX", None)
-    counts = {}
-    for process in ("plain", "worker"):
-        done = subprocess.run([sys.executable, "-c", ARENAS_AFTER_READS, connectorx_url, process],
-                              capture_output=True, text=True, env=env, timeout=120)
-        assert done.returncode == 0, done.stderr[-2000:]
-        counts[process] = int(done.stdout.split()[-1])
+    counts = {process: int(fresh_python(ARENAS_AFTER_READS, connectorx_url, process, timeout=120).split()[-1])
+              for process in ("plain", "worker")}
     assert counts["plain"] > 2, "the leak this guards against: one arena per leaked thread"
     assert counts["worker"] <= 2
