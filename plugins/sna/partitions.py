@@ -16,8 +16,8 @@ run`), so they start at once with its libraries loaded; otherwise they come from
 clean process started once, the heavy libraries and the engine preloaded), because a plain fork of
 a process that has already read with connectorx crashes in connectorx's next read. Each worker
 receives the run's `PartitionWork` once, pickled (the shop engine travels as its URL and is opened
-again there, never shared with the caller) and holds only its partition in flight: memory is bounded by `workers x partition` plus
-the caller's keys (8 bytes a candidate), not by the shop.
+again there, never shared with the caller) and holds only its partition in flight: memory is
+bounded by `workers x partition` plus the caller's keys (8 bytes a candidate), not by the shop.
 """
 
 from __future__ import annotations
@@ -238,8 +238,9 @@ def _peak_rss_kb() -> int:
 
 
 WORKERS_PEAK: dict[str, int | str] = {"workers": 0, "kb": 0, "start_method": ""}
-"""The last pool of this process: its size and the highest peak memory a worker reported (the
-benchmark adds `workers x kb` to the caller's own peak)."""
+"""The last pool of this process: its size, the highest peak memory a worker reported (the
+benchmark adds `workers x kb` to the caller's own peak) and how its workers started (`fork` or
+`forkserver`)."""
 
 
 def _no_rows(work: PartitionWork) -> pd.DataFrame:
@@ -338,15 +339,22 @@ def _pool_context() -> multiprocessing.context.BaseContext | None:
     return context
 
 
-def warm_up_pool() -> None:
-    """Starts the fork server (once per process) before the partitions are handed out, when the
-    workers will come from it."""
-    context = _pool_context()
-    if context is not None and context.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
+def _uses_fork_server(context: multiprocessing.context.BaseContext | None) -> bool:
+    return context is not None and context.get_start_method() == "forkserver"
 
-        with _server_path():
-            forkserver.ensure_running()
+
+def _start_fork_server() -> None:
+    """The fork server, started once per process, with the caller's sys.path (`_server_path`)."""
+    from multiprocessing import forkserver
+
+    with _server_path():
+        forkserver.ensure_running()
+
+
+def warm_up_pool() -> None:
+    """Starts the fork server before the partitions are handed out, when the workers will come from it."""
+    if _uses_fork_server(_pool_context()):
+        _start_fork_server()
 
 
 RETRIES = 2
@@ -378,8 +386,8 @@ def run_partitions(work: PartitionWork, partitions: Sequence[Partition], workers
         for partition in partitions:
             yield _run_here(work, partition, advance)
         return
-    if context.get_start_method() == "forkserver":
-        warm_up_pool()  # started here when the caller did not start it earlier: with the caller's sys.path
+    if _uses_fork_server(context):
+        _start_fork_server()  # a no-op when the caller started it earlier (warm_up_pool)
     size = min(workers, len(partitions))
     WORKERS_PEAK.update(workers=size, kb=0, start_method=context.get_start_method())
     pool = _new_pool(work, size, context)
